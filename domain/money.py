@@ -1,0 +1,51 @@
+"""Money: a Decimal amount in an ISO 4217 currency, never a float."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from domain.exceptions import InvalidValue
+
+# ISO 4217 active codes and their minor units (digits after the decimal point).
+MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(
+        "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN "
+        "BWP BYN BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD "
+        "FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR "
+        "KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN "
+        "MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD "
+        "SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD "
+        "TZS UAH USD UYU UZS VES WST XCD YER ZAR ZMW ZWG".split(),
+        2,
+    ),
+    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+}
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount of a currency. Amounts carry at most the currency's minor unit digits."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal) or isinstance(self.amount, bool):
+            # Floats would silently round: money is always given as a decimal string.
+            raise InvalidValue(f"amount must be a Decimal, not {type(self.amount).__name__}")
+        if not self.amount.is_finite():
+            raise InvalidValue("amount must be a finite number")
+        if self.currency not in MINOR_UNITS:
+            raise InvalidValue(f"currency {self.currency!r} is not an ISO 4217 code")
+        exponent = self.amount.as_tuple().exponent
+        assert isinstance(exponent, int)  # finite, checked above
+        if -exponent > MINOR_UNITS[self.currency]:
+            raise InvalidValue(
+                f"{self.currency} amounts have at most {MINOR_UNITS[self.currency]} decimal places"
+            )
+
+    def is_negative(self) -> bool:
+        """Tell whether the amount is below zero."""
+        return self.amount < 0

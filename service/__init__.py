@@ -1,0 +1,1 @@
+"""The edges of the ledger: HTTP, CLI, configuration, storage and processes."""

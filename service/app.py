@@ -1,0 +1,67 @@
+"""The composition root: create_app builds everything; nothing connects at import time."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+
+from flask import Flask, Response, g, request
+
+from service.application import ContractLedger
+from service.auth import Authenticator
+from service.config import Settings
+from service.http import contracts, operations
+from service.http.problems import Problem, register_problem_handlers
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
+
+
+def build_ledger(settings: Settings) -> ContractLedger:
+    """Build the event-sourced application for these settings."""
+    return ContractLedger(settings.persistence_env(), commit_batch_size=settings.commit_batch_size)
+
+
+def create_app(settings: Settings | None = None, ledger: ContractLedger | None = None) -> Flask:
+    """Create the Flask application (one per process: gunicorn calls this after fork)."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        LEDGER_SETTINGS=settings,
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    ledger = ledger or build_ledger(settings)
+    app.extensions["ledger"] = ledger
+    authenticator = Authenticator(ledger.tables, settings.auth_cache_seconds)
+
+    @app.before_request
+    def _identify() -> None:
+        request_id = request.headers.get("X-Request-ID")
+        if request_id is None:
+            request_id = str(uuid.uuid4())
+        elif not _REQUEST_ID.match(request_id):
+            g.request_id = str(uuid.uuid4())
+            raise Problem("malformed-request",
+                          "X-Request-ID must be 1-128 characters of [A-Za-z0-9._:/+=@-]")
+        g.request_id = request_id
+        if request.endpoint in operations.PUBLIC_ENDPOINTS:
+            return
+        if request.endpoint is None:  # unknown route or method: answer 404/405, not 401
+            return
+        g.principal = authenticator.authenticate(request.headers.get("Authorization"))
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        response.headers["X-Request-ID"] = g.get("request_id") or str(uuid.uuid4())
+        return response
+
+    register_problem_handlers(app)
+    app.register_blueprint(operations.bp)
+    app.register_blueprint(contracts.bp)
+    logging.getLogger(__name__).debug("ledger app created")
+    return app
+
+

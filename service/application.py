@@ -1,0 +1,288 @@
+"""The ledger's use cases: load a contract, call it, commit its new events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Callable
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
+
+from domain.chain import HASH_FIELD, plain_value
+from domain.contract import Contract
+from domain.exceptions import ContractNotFound
+from domain.money import Money
+from domain.values import (
+    DeliveryLocation,
+    ExitPlan,
+    PointOfContact,
+    Provenance,
+    ServiceScope,
+    SlaMetric,
+    SlaTargetChange,
+    SourcingModel,
+    Term,
+    TermChanges,
+    Vendor,
+)
+from service.committer import GroupCommitter
+from service.storage import IdempotencyCompletion, LedgerTables
+from service.transcodings import register_ledger_transcodings
+
+
+class StaleVersion(Exception):
+    """The command was based on a version of the contract that is no longer current."""
+
+    def __init__(self, expected: int, current: int | None):
+        self.expected = expected
+        self.current = current
+        now = f"; it is now at version {current}" if current is not None else ""
+        super().__init__(f"the contract is not at version {expected}{now}")
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    """Who asks, under which request, and the idempotency key that guards it."""
+
+    provenance: Provenance
+    principal_id: str
+    idempotency_key: str | None = None
+    status_code: int = 200
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    contract: dict[str, Any]
+    version: int
+    position: int
+
+
+META_FIELDS = ("originator_id", "originator_version", "timestamp", "provenance",
+               "previous_hash", HASH_FIELD)
+
+
+class ContractLedger(Application):
+    """The vendor contract ledger."""
+
+    name = "Ledger"
+
+    def __init__(self, env: dict[str, str] | None = None, commit_batch_size: int = 64):
+        super().__init__(env)
+        self.committer = GroupCommitter(self.save, max_batch=commit_batch_size)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_ledger_transcodings(transcoder)
+
+    @property
+    def tables(self) -> LedgerTables:
+        assert isinstance(self.recorder, LedgerTables)
+        return self.recorder
+
+    def close(self) -> None:
+        self.committer.close()
+        super().close()
+
+    # -- commands --------------------------------------------------------------------
+
+    def draft_contract(  # noqa: PLR0913
+        self,
+        *,
+        title: str,
+        vendor: Vendor,
+        service_scope: ServiceScope,
+        sourcing_model: SourcingModel,
+        delivery_location: DeliveryLocation,
+        value: Money,
+        term: Term,
+        objectives: tuple[str, ...],
+        ctx: CommandContext,
+    ) -> CommandResult:
+        """Draft a new contract."""
+        contract = Contract.draft(
+            contract_id=uuid4(),
+            title=title,
+            vendor=vendor,
+            service_scope=service_scope,
+            sourcing_model=sourcing_model,
+            delivery_location=delivery_location,
+            value=value,
+            term=term,
+            objectives=objectives,
+            provenance=ctx.provenance,
+        )
+        return self._commit(contract, ctx)
+
+    def amend_terms(self, contract_id: UUID, expected_version: int, *, changes: TermChanges,
+                    rationale: str, effective_date: date, ctx: CommandContext) -> CommandResult:
+        """Amend a contract's terms."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: c.amend_terms(
+            changes, rationale, effective_date, ctx.provenance))
+
+    def designate_point_of_contact(self, contract_id: UUID, expected_version: int, *,
+                                   point_of_contact: PointOfContact,
+                                   ctx: CommandContext) -> CommandResult:
+        """Designate the contract's single point of contact."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.designate_point_of_contact(point_of_contact, ctx.provenance)))
+
+    def define_sla_metric(self, contract_id: UUID, expected_version: int, *, metric: SlaMetric,
+                          ctx: CommandContext) -> CommandResult:
+        """Define an SLA metric."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.define_sla_metric(metric, ctx.provenance)))
+
+    def amend_sla(self, contract_id: UUID, expected_version: int, *,
+                  target_changes: tuple[SlaTargetChange, ...], retired_metric_ids: tuple[str, ...],
+                  effective_from: date, rationale: str, ctx: CommandContext) -> CommandResult:
+        """Change SLA targets or retire SLA metrics from an effective date."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: c.amend_sla(
+            target_changes, retired_metric_ids, effective_from, rationale, ctx.provenance))
+
+    def define_exit_plan(self, contract_id: UUID, expected_version: int, *, exit_plan: ExitPlan,
+                         ctx: CommandContext) -> CommandResult:
+        """Define or revise the exit plan."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.define_exit_plan(exit_plan, ctx.provenance)))
+
+    def activate(self, contract_id: UUID, expected_version: int, *, effective_date: date,
+                 ctx: CommandContext) -> CommandResult:
+        """Put the contract live."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.activate(effective_date, ctx.provenance)))
+
+    def renew(self, contract_id: UUID, expected_version: int, *, new_end: date, reason: str,
+              ctx: CommandContext) -> CommandResult:
+        """Renew the contract to a later end date."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.renew(new_end, reason, ctx.provenance)))
+
+    def terminate(self, contract_id: UUID, expected_version: int, *, reason: str,
+                  effective_date: date, ctx: CommandContext) -> CommandResult:
+        """Terminate the contract."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.terminate(reason, effective_date, ctx.provenance)))
+
+    def _execute(self, contract_id: UUID, expected_version: int, ctx: CommandContext,
+                 act: Callable[[Contract], None]) -> CommandResult:
+        contract = self._load(contract_id)
+        if contract.version != expected_version:
+            raise StaleVersion(expected_version, contract.version)
+        act(contract)
+        try:
+            return self._commit(contract, ctx)
+        except IntegrityError:
+            # Another command committed this version first.
+            raise StaleVersion(expected_version, None) from None
+
+    def _commit(self, contract: Contract, ctx: CommandContext) -> CommandResult:
+        events = contract.collect_events()
+        completions = []
+        if ctx.idempotency_key is not None:
+            completions.append(IdempotencyCompletion(
+                ctx.principal_id, ctx.idempotency_key, contract.id, contract.version,
+                ctx.status_code))
+        recordings = self.committer.commit(events, completions)
+        return CommandResult(
+            contract=present(contract),
+            version=contract.version,
+            position=max(r.notification.id for r in recordings),
+        )
+
+    # -- queries ---------------------------------------------------------------------
+
+    def _load(self, contract_id: UUID, version: int | None = None) -> Contract:
+        try:
+            contract = self.repository.get(contract_id, version=version)
+        except AggregateNotFoundError:
+            raise ContractNotFound(f"no contract {contract_id}") from None
+        assert isinstance(contract, Contract)
+        return contract
+
+    def get_contract(self, contract_id: UUID, *, version: int | None = None,
+                     vendor_scope: str | None = None) -> dict[str, Any]:
+        """Return the contract's state, now or as of one of its versions."""
+        contract = self._load(contract_id, version)
+        if version is not None and contract.version != version:
+            raise ContractNotFound(f"contract {contract_id} has no version {version}")
+        _check_scope(contract, vendor_scope)
+        return present(contract)
+
+    def position_of(self, contract_id: UUID, version: int) -> int | None:
+        """Return the global position at which a contract version was committed."""
+        return self.recorder.notification_id_of(contract_id, version)  # type: ignore[attr-defined]
+
+    def contract_events(self, contract_id: UUID, *, after: int = 0, limit: int = 100,
+                        vendor_scope: str | None = None) -> list[dict[str, Any]]:
+        """Return a contract's events oldest first, with their hash links."""
+        if vendor_scope is not None:
+            _check_scope(self._load(contract_id), vendor_scope)
+        events = list(self.events.get(contract_id, gt=after, limit=limit))
+        if not events and after == 0:
+            raise ContractNotFound(f"no contract {contract_id}")
+        return [present_event(e) for e in events]
+
+
+def _check_scope(contract: Contract, vendor_scope: str | None) -> None:
+    # A vendor's token must not even learn that other vendors' contracts exist.
+    if vendor_scope is not None and contract.vendor.vendor_id != vendor_scope:
+        raise ContractNotFound(f"no contract {contract.id}")
+
+
+def present(contract: Contract) -> dict[str, Any]:
+    """Return the contract's current state as plain data."""
+    metrics = []
+    for metric in contract.sla_metrics.values():
+        item = plain_value(metric)
+        item["retired_from"] = plain_value(contract.retired_metrics.get(metric.metric_id))
+        metrics.append(item)
+    exit_plan = None
+    if contract.exit_plan is not None:
+        exit_plan = {**plain_value(contract.exit_plan), "revision": contract.exit_plan_revision}
+    return {
+        "id": str(contract.id),
+        "version": contract.version,
+        "status": contract.status.value,
+        "title": contract.title,
+        "vendor": plain_value(contract.vendor),
+        "service_scope": contract.service_scope.value,
+        "sourcing_model": contract.sourcing_model.value,
+        "delivery_location": contract.delivery_location.value,
+        "value": plain_value(contract.value),
+        "term": plain_value(contract.term),
+        "objectives": list(contract.objectives),
+        "point_of_contact": plain_value(contract.point_of_contact),
+        "sla_metrics": metrics,
+        "sla_history": plain_value(contract.sla_history),
+        "exit_plan": exit_plan,
+        "amendments": plain_value(contract.amendments),
+        "activated_on": plain_value(contract.activated_on),
+        "renewals": plain_value(contract.renewals),
+        "termination": plain_value(contract.termination),
+        "created_at": _instant(contract.created_on),
+        "updated_at": _instant(contract.modified_on),
+    }
+
+
+def present_event(event: Any) -> dict[str, Any]:
+    """Return one stored event as plain data: type, who, when, links and payload."""
+    state = vars(event)
+    provenance: Provenance = state["provenance"]
+    return {
+        "contract_id": str(event.originator_id),
+        "version": event.originator_version,
+        "type": type(event).__name__,
+        "recorded_at": _instant(event.timestamp),
+        "actor": {"id": provenance.actor_id, "role": provenance.actor_role},
+        "correlation_id": provenance.correlation_id,
+        "previous_hash": state["previous_hash"],
+        "hash": state[HASH_FIELD],
+        "data": {k: plain_value(v) for k, v in state.items()
+                 if k not in META_FIELDS and k != "originator_topic"},
+    }
+
+
+def _instant(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,90 @@
+"""The `ledger` command: migrate, serve, apikey, verify."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from service.app import build_ledger
+from service.auth import ROLES, create_api_key
+from service.config import Settings
+from service.integrity import verify_chains
+
+GUNICORN_CONF = Path(__file__).with_name("gunicorn.conf.py")
+
+
+@click.group()
+def main() -> None:
+    """Vendor contract ledger."""
+
+
+@main.command()
+def migrate() -> None:
+    """Create the event store and the ledger's tables (idempotent)."""
+    settings = Settings.from_env()
+    ledger = build_ledger(settings)
+    try:
+        ledger.recorder.create_table()  # type: ignore[attr-defined]
+    finally:
+        ledger.close()
+    click.echo(f"migrated {_redacted(settings.database_url)}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
+def serve(gunicorn_args: tuple[str, ...]) -> None:
+    """Run the HTTP service under gunicorn (extra arguments go to gunicorn)."""
+    argv = ["gunicorn", "--config", str(GUNICORN_CONF), *gunicorn_args, "service.wsgi:app"]
+    os.execvp(sys.executable, [sys.executable, "-m", *argv])
+
+
+@main.group()
+def apikey() -> None:
+    """Manage API keys."""
+
+
+@apikey.command("create")
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--vendor", "vendor_id", default=None, help="vendor id (vendor role only)")
+@click.option("--label", default=None, help="who or what the key is for")
+def apikey_create(role: str, vendor_id: str | None, label: str | None) -> None:
+    """Create an API key and print its bearer token (shown once, never stored)."""
+    ledger = build_ledger(Settings.from_env())
+    try:
+        key_id, token = create_api_key(ledger.tables, role, vendor_id, label)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
+    finally:
+        ledger.close()
+    click.echo(f"created key {key_id} ({role}); its token, shown only now:", err=True)
+    click.echo(token)
+
+
+@main.command()
+def verify() -> None:
+    """Recompute every contract's hash chain; name the first broken event."""
+    ledger = build_ledger(Settings.from_env())
+    try:
+        total = ledger.recorder.max_notification_id() or 0
+        with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
+            report = verify_chains(ledger.recorder, ledger.mapper.transcoder, on_page=bar.update)
+    finally:
+        ledger.close()
+    click.echo(f"checked {report.events_checked} events in {report.contracts_checked} contracts")
+    if report.ok:
+        click.echo("OK: every hash chain is intact")
+        return
+    for item in report.breaks:
+        click.echo(f"BROKEN: contract {item.contract_id} version {item.version} "
+                   f"(position {item.position}): {item.reason}")
+    sys.exit(1)
+
+
+def _redacted(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

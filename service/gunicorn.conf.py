@@ -1,0 +1,17 @@
+"""gunicorn settings for `ledger serve`; each can be overridden by LEDGER_* variables."""
+
+import os
+
+bind = os.environ.get("LEDGER_BIND", "127.0.0.1:8000")
+# Threads let one worker's group committer batch many requests into one transaction.
+worker_class = "gthread"
+workers = int(os.environ.get("LEDGER_WORKERS", "2"))
+threads = int(os.environ.get("LEDGER_THREADS", "16"))
+# Never preload: each worker builds its application (and database pool) after fork.
+preload_app = False
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+accesslog = os.environ.get("LEDGER_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("LEDGER_LOG_LEVEL", "info")

@@ -1,0 +1,1 @@
+"""HTTP edge: blueprints, schemas and problem documents."""

@@ -1,0 +1,63 @@
+"""Operations endpoints (no authentication): health, readiness, the API contract, docs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, jsonify, send_from_directory
+
+from service.http.plumbing import ledger
+from service.http.problems import PROBLEM_BASE, PROBLEM_TYPES, Problem
+
+bp = Blueprint("operations", __name__)
+
+OPENAPI_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+
+PUBLIC_ENDPOINTS = frozenset({
+    "operations.healthz", "operations.readyz", "operations.openapi", "operations.docs",
+    "operations.docs_asset", "operations.problem_type",
+})
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """Say the process is alive."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Say whether the database answers."""
+    ledger().recorder.max_notification_id()  # raises -> 503 problem when the DB is down
+    return jsonify({"status": "ready"})
+
+
+@bp.get("/openapi.yaml")
+def openapi() -> Response:
+    """Serve the API's public contract."""
+    return Response(OPENAPI_PATH.read_bytes(), mimetype="application/yaml")
+
+
+@bp.get("/docs")
+def docs() -> Response:
+    """Serve browsable API docs (assets served here too: no CDN)."""
+    return send_from_directory(STATIC_DIR, "docs.html")
+
+
+@bp.get("/docs/<path:filename>")
+def docs_asset(filename: str) -> Response:
+    """Serve a docs asset."""
+    return send_from_directory(STATIC_DIR, filename)
+
+
+@bp.get(PROBLEM_BASE + "<slug>")
+def problem_type(slug: str) -> Response:
+    """Describe a problem type (the `type` URI of every error document)."""
+    if slug not in PROBLEM_TYPES:
+        raise Problem("not-found", f"no problem type {slug!r}")
+    status, title, description = PROBLEM_TYPES[slug]
+    return jsonify({"type": PROBLEM_BASE + slug, "title": title, "status": status,
+                    "description": description})
+
+

@@ -1,0 +1,235 @@
+"""Request schemas: the HTTP edge turns JSON into domain values, or names every bad field."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+
+from domain.exceptions import ContractError
+from domain.money import Money
+from domain.values import (
+    DeliveryLocation,
+    Direction,
+    ExitPlan,
+    ExitStep,
+    MeasurementPeriod,
+    PointOfContact,
+    RenewalOption,
+    ServiceScope,
+    SlaMetric,
+    SlaTargetChange,
+    SourcingModel,
+    Term,
+    TermChanges,
+    Vendor,
+)
+
+SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+                       error="must be 1-64 lower-case letters, digits, '_', '.' or '-'")
+TEXT = validate.Length(min=1, max=2000)
+SHORT_TEXT = validate.Length(min=1, max=200)
+
+
+class DecimalString(fields.Field):
+    """A decimal number written as a JSON string ("1200.50"); JSON numbers are refused
+    because most JSON parsers turn them into binary floats."""
+
+    default_error_messages = {  # noqa: RUF012
+        "invalid": 'must be a decimal number written as a string, e.g. "1200.50"',
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
+        if not isinstance(value, str) or len(value) > 50:
+            raise self.make_error("invalid")
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise self.make_error("invalid") from None
+        if not number.is_finite():
+            raise self.make_error("invalid")
+        return number
+
+
+def _build(factory: Callable[..., Any], data: dict[str, Any]) -> Any:
+    # Value objects check their own invariants; report a broken one as a field error.
+    try:
+        return factory(**data)
+    except ContractError as error:
+        raise ValidationError(str(error)) from None
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class MoneySchema(StrictSchema):
+    amount = DecimalString(required=True)
+    currency = fields.String(required=True, validate=validate.Regexp(
+        r"^[A-Z]{3}$", error="must be an ISO 4217 code such as EUR"))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Money:
+        return _build(Money, data)
+
+
+class VendorSchema(StrictSchema):
+    vendor_id = fields.String(required=True, validate=SLUG)
+    name = fields.String(required=True, validate=SHORT_TEXT)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Vendor:
+        return _build(Vendor, data)
+
+
+class TermSchema(StrictSchema):
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+    notice_period_days = fields.Integer(required=True, strict=True,
+                                        validate=validate.Range(min=0, max=36500))
+    renewal = fields.Enum(RenewalOption, by_value=True, required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Term:
+        return _build(Term, data)
+
+
+class DraftContractSchema(StrictSchema):
+    title = fields.String(required=True, validate=SHORT_TEXT)
+    vendor = fields.Nested(VendorSchema, required=True)
+    service_scope = fields.Enum(ServiceScope, by_value=True, required=True)
+    sourcing_model = fields.Enum(SourcingModel, by_value=True, required=True)
+    delivery_location = fields.Enum(DeliveryLocation, by_value=True, required=True)
+    value = fields.Nested(MoneySchema, required=True)
+    term = fields.Nested(TermSchema, required=True)
+    objectives = fields.List(fields.String(validate=validate.Length(min=1, max=500)),
+                             load_default=list, validate=validate.Length(max=50))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {**data, "objectives": tuple(data["objectives"])}
+
+
+class TermChangesSchema(StrictSchema):
+    title = fields.String(validate=SHORT_TEXT)
+    value = fields.Nested(MoneySchema)
+    end = fields.Date()
+    notice_period_days = fields.Integer(strict=True, validate=validate.Range(min=0, max=36500))
+    renewal = fields.Enum(RenewalOption, by_value=True)
+    service_scope = fields.Enum(ServiceScope, by_value=True)
+    delivery_location = fields.Enum(DeliveryLocation, by_value=True)
+    objectives = fields.List(fields.String(validate=validate.Length(min=1, max=500)),
+                             validate=validate.Length(max=50))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> TermChanges:
+        if not data:
+            raise ValidationError("an amendment must change at least one term")
+        if "objectives" in data:
+            data["objectives"] = tuple(data["objectives"])
+        return TermChanges(**data)
+
+
+class AmendmentSchema(StrictSchema):
+    changes = fields.Nested(TermChangesSchema, required=True)
+    rationale = fields.String(required=True, validate=TEXT)
+    effective_date = fields.Date(required=True)
+
+
+class PointOfContactSchema(StrictSchema):
+    name = fields.String(required=True, validate=SHORT_TEXT)
+    email = fields.Email(required=True, validate=validate.Length(max=320))
+    title = fields.String(validate=SHORT_TEXT, load_default=None)
+    phone = fields.String(validate=validate.Length(min=3, max=50), load_default=None)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {"point_of_contact": _build(PointOfContact, data)}
+
+
+class SlaMetricSchema(StrictSchema):
+    metric_id = fields.String(required=True, validate=SLUG)
+    name = fields.String(required=True, validate=SHORT_TEXT)
+    unit = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    direction = fields.Enum(Direction, by_value=True, required=True)
+    target = DecimalString(required=True)
+    measurement_period = fields.Enum(MeasurementPeriod, by_value=True, required=True)
+    effective_from = fields.Date(required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {"metric": _build(SlaMetric, data)}
+
+
+class SlaTargetChangeSchema(StrictSchema):
+    metric_id = fields.String(required=True, validate=SLUG)
+    target = DecimalString(required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> SlaTargetChange:
+        return _build(SlaTargetChange, data)
+
+
+class SlaAmendmentSchema(StrictSchema):
+    target_changes = fields.List(fields.Nested(SlaTargetChangeSchema), load_default=list,
+                                 validate=validate.Length(max=100))
+    retired_metric_ids = fields.List(fields.String(validate=SLUG), load_default=list,
+                                     validate=validate.Length(max=100))
+    effective_from = fields.Date(required=True)
+    rationale = fields.String(required=True, validate=TEXT)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if not data["target_changes"] and not data["retired_metric_ids"]:
+            raise ValidationError("name at least one target change or retired metric")
+        return {**data, "target_changes": tuple(data["target_changes"]),
+                "retired_metric_ids": tuple(data["retired_metric_ids"])}
+
+
+class ExitStepSchema(StrictSchema):
+    step_id = fields.String(required=True, validate=SLUG)
+    description = fields.String(required=True, validate=TEXT)
+    mandatory = fields.Boolean(required=True)
+    owner = fields.String(validate=SHORT_TEXT, load_default=None)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ExitStep:
+        return _build(ExitStep, data)
+
+
+class ExitPlanSchema(StrictSchema):
+    steps = fields.List(fields.Nested(ExitStepSchema), required=True,
+                        validate=validate.Length(min=1, max=200))
+    budget = fields.Nested(MoneySchema, required=True)
+    transition_period_days = fields.Integer(required=True, strict=True,
+                                            validate=validate.Range(min=1, max=3650))
+    data_return = fields.String(required=True, validate=TEXT)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {"exit_plan": _build(ExitPlan, {**data, "steps": tuple(data["steps"])})}
+
+
+class ActivationSchema(StrictSchema):
+    effective_date = fields.Date(load_default=None)
+
+
+class RenewalSchema(StrictSchema):
+    new_end = fields.Date(required=True)
+    reason = fields.String(required=True, validate=TEXT)
+
+
+class TerminationSchema(StrictSchema):
+    reason = fields.String(required=True, validate=TEXT)
+    effective_date = fields.Date(required=True)
+
+
+class VersionQuerySchema(StrictSchema):
+    version = fields.Integer(strict=False, validate=validate.Range(min=1))
+
+
+class EventsQuerySchema(StrictSchema):
+    after = fields.Integer(strict=False, load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(strict=False, load_default=100, validate=validate.Range(min=1, max=1000))
