@@ -63,6 +63,21 @@ def apikey_create(role: str, vendor_id: str | None, label: str | None) -> None:
     click.echo(token)
 
 
+@apikey.command("bootstrap")
+def apikey_bootstrap() -> None:
+    """Create a first admin key if the store has none, and print its token once."""
+    ledger = build_ledger(Settings.from_env())
+    try:
+        if ledger.tables.count_api_keys() > 0:
+            click.echo("API keys exist already; create more with `ledger apikey create`.", err=True)
+            return
+        key_id, token = create_api_key(ledger.tables, "admin", label="bootstrap")
+    finally:
+        ledger.close()
+    click.echo(f"created the first admin key {key_id}; its token, shown only now:", err=True)
+    click.echo(token)
+
+
 @main.command()
 def verify() -> None:
     """Recompute every contract's hash chain; name the first broken event."""

@@ -67,6 +67,11 @@ class LedgerTables:
             (key_id, token_sha256, role, vendor_id, label, created_at),
         )
 
+    def count_api_keys(self) -> int:
+        """Return how many API keys exist."""
+        rows, _ = self._execute(f"SELECT COUNT(*) AS n FROM {{{API_KEYS}}}", ())
+        return int(rows[0]["n"])
+
     def find_api_key(self, token_sha256: str) -> dict[str, Any] | None:
         """Return the API key whose token hashes to token_sha256, if any."""
         rows, _ = self._execute(
@@ -171,12 +176,16 @@ class LedgerPostgresRecorder(LedgerTables, PostgresApplicationRecorder):
 
     def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
-        self.sql_create_statements.insert(
-            0, SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(datastore.schema))
-        )
         self.sql_create_statements.extend(
             self._sql(s) for s in _create_statements("TEXT", "DOUBLE PRECISION")
         )
+
+    def create_table(self) -> None:
+        # The library creates its composite type first, so the schema must exist before.
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(
+                Identifier(self.datastore.schema)))
+        super().create_table()
 
     def _sql(self, sql: str) -> Any:
         return SQL(sql).format(  # type: ignore[arg-type]  # our own constant SQL
