@@ -135,6 +135,8 @@ class Contract(Aggregate):
         reason: str
         effective_date: date
 
+    chain_head: str  # set by every event's mutate(); not a constructor argument
+
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
         """Link every new event to the hash of the event before it."""
         super().trigger_event(event_class, previous_hash=self.chain_head, **kwargs)
@@ -142,7 +144,7 @@ class Contract(Aggregate):
     # -- creation --------------------------------------------------------------------
 
     @classmethod
-    def draft(  # noqa: PLR0913 - a contract has this many terms
+    def draft(
         cls,
         *,
         contract_id: UUID,
@@ -177,7 +179,7 @@ class Contract(Aggregate):
         )
 
     @event(ContractDrafted)
-    def __init__(  # noqa: PLR0913
+    def __init__(
         self,
         title: str,
         vendor: Vendor,

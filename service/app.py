@@ -6,7 +6,6 @@ import logging
 import re
 import uuid
 
-
 from flask import Flask, Response, g, request
 
 from service.application import ContractLedger

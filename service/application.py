@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -87,7 +88,7 @@ class ContractLedger(Application):
 
     # -- commands --------------------------------------------------------------------
 
-    def draft_contract(  # noqa: PLR0913
+    def draft_contract(
         self,
         *,
         title: str,
@@ -195,7 +196,7 @@ class ContractLedger(Application):
 
     def _load(self, contract_id: UUID, version: int | None = None) -> Contract:
         try:
-            contract = self.repository.get(contract_id, version=version)
+            contract: Any = self.repository.get(contract_id, version=version)
         except AggregateNotFoundError:
             raise ContractNotFound(f"no contract {contract_id}") from None
         assert isinstance(contract, Contract)

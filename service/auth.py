@@ -7,7 +7,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from service.storage import LedgerTables
 
@@ -70,7 +70,7 @@ def create_api_key(
     token = f"{TOKEN_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     tables.add_api_key(
         key_id, hash_token(token), role, vendor_id, label,
-        datetime.now(timezone.utc).isoformat(),
+        datetime.now(UTC).isoformat(),
     )
     return key_id, token
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Recording
 
@@ -42,7 +43,9 @@ class GroupCommitter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def commit(self, events: Sequence[Any], idempotency: Sequence[Any] = ()) -> list[Recording[Any]]:
+    def commit(
+        self, events: Sequence[Any], idempotency: Sequence[Any] = ()
+    ) -> list[Recording[Any]]:
         """Append events (and complete idempotency keys) atomically; wait until committed."""
         command = _Command(list(events), list(idempotency))
         self._ensure_running()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import unquote, urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///var/ledger.db"
@@ -49,7 +49,9 @@ class Settings:
                 "LEDGER_IDEMPOTENCY_LEASE_SECONDS", cls.idempotency_lease_seconds, float
             ),
             auth_cache_seconds=number("LEDGER_AUTH_CACHE_SECONDS", cls.auth_cache_seconds, float),
-            commit_batch_size=max(1, int(number("LEDGER_COMMIT_BATCH_SIZE", cls.commit_batch_size))),
+            commit_batch_size=max(
+                1, int(number("LEDGER_COMMIT_BATCH_SIZE", cls.commit_batch_size))
+            ),
             db_pool_size=max(1, int(number("LEDGER_DB_POOL_SIZE", cls.db_pool_size))),
             aggregate_cache_size=int(
                 number("LEDGER_AGGREGATE_CACHE_SIZE", cls.aggregate_cache_size)

@@ -8,13 +8,14 @@ lose its key.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg.sql import SQL, Identifier
 
 API_KEYS = "ledger_api_keys"
@@ -93,7 +94,8 @@ class LedgerTables:
         if inserted == 1:
             return None
         rows, _ = self._execute(
-            f"SELECT * FROM {{{IDEMPOTENCY_KEYS}}} WHERE principal_id = %s AND idempotency_key = %s",
+            f"SELECT * FROM {{{IDEMPOTENCY_KEYS}}} "
+            "WHERE principal_id = %s AND idempotency_key = %s",
             (principal_id, key),
         )
         if not rows:  # released between our insert and select: try once more
@@ -201,7 +203,9 @@ class LedgerPostgresRecorder(LedgerTables, PostgresApplicationRecorder):
             rows = curs.fetchall() if curs.description else []
             return [dict(r) for r in rows], curs.rowcount
 
-    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
         for completion in kwargs.get("idempotency", ()):
             curs.execute(self._sql(self._completion_statement()),
                          self._completion_params(completion))

@@ -51,7 +51,7 @@ class DataclassAsDict(Transcoding):
     def decode(self, data: dict[str, Any]) -> Any:
         # Stored facts must always load, even if today's validation is stricter than
         # the rules they were recorded under: so bypass __post_init__.
-        obj = object.__new__(self.type)
+        obj: Any = object.__new__(self.type)
         for f in self._fields:
             if f.name in data:
                 value = data[f.name]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -19,6 +20,7 @@ from service.config import Settings
 from tests.support import Api
 
 POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -32,14 +34,36 @@ def require_postgres() -> None:
         pytest.skip(f"PostgreSQL not reachable: {error}")
 
 
+@contextmanager
+def postgres_schema(prefix: str) -> Iterator[str]:
+    """Yield the URL of a fresh PostgreSQL schema, dropped afterwards."""
+    require_postgres()
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        yield f"{POSTGRES_URL}?schema={schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
 @pytest.fixture(scope="session")
 def postgres_schema_url(worker_id: str) -> Iterator[str]:
     """A fresh PostgreSQL schema for this test worker, dropped afterwards."""
-    require_postgres()
-    schema = f"ledger_test_{worker_id}_{uuid.uuid4().hex[:8]}"
-    yield f"{POSTGRES_URL}?schema={schema}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with postgres_schema(f"ledger_test_{worker_id}") as url:
+        yield url
+
+
+@pytest.fixture(params=STORES)
+def fresh_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated store of its own, for tests that must see only their own events."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/ledger.db"
+        migrate(url)
+        yield url
+        return
+    with postgres_schema("ledger_fresh") as url:
+        migrate(url)
+        yield url
 
 
 def migrate(url: str) -> Settings:
@@ -53,7 +77,7 @@ def migrate(url: str) -> Settings:
     return settings
 
 
-@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(scope="session", params=STORES)
 def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """Each API test runs once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":

@@ -26,7 +26,8 @@ def contract_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-POINT_OF_CONTACT = {"name": "Ana Souza", "email": "ana.souza@acme.example", "title": "Service manager"}
+POINT_OF_CONTACT = {"name": "Ana Souza", "email": "ana.souza@acme.example",
+                    "title": "Service manager"}
 SLA_METRIC = {"metric_id": "availability", "name": "Network availability", "unit": "percent",
               "direction": "higher_is_better", "target": "99.9", "measurement_period": "monthly",
               "effective_from": "2026-01-01"}

@@ -6,8 +6,9 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 from flask import Response, current_app, g, jsonify, request, url_for

@@ -119,8 +119,10 @@ def register_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(StaleVersion)
     def _stale(error: StaleVersion) -> Response:
-        extra = {} if error.current is None else {"current_version": error.current}
-        return problem_response("precondition-failed", str(error), **extra)
+        extra: dict[str, Any] = {}
+        if error.current is not None:
+            extra["current_version"] = error.current
+        return problem_response("precondition-failed", str(error), None, **extra)
 
     @app.errorhandler(Unauthenticated)
     def _unauthenticated(error: Unauthenticated) -> Response:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
@@ -36,7 +37,7 @@ class DecimalString(fields.Field):
     """A decimal number written as a JSON string ("1200.50"); JSON numbers are refused
     because most JSON parsers turn them into binary floats."""
 
-    default_error_messages = {  # noqa: RUF012
+    default_error_messages = {
         "invalid": 'must be a decimal number written as a string, e.g. "1200.50"',
     }
 
