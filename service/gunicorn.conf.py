@@ -9,6 +9,8 @@ workers = int(os.environ.get("LEDGER_WORKERS", "2"))
 threads = int(os.environ.get("LEDGER_THREADS", "16"))
 # Never preload: each worker builds its application (and database pool) after fork.
 preload_app = False
+# Heartbeat files on a container's overlay filesystem can block; memory never does.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
