@@ -3,31 +3,59 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any, ClassVar
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.utils import get_topic
 
-from domain.chain import GENESIS_HASH, HASH_FIELD, event_hash
+from domain.chain import GENESIS_HASH, HASH_FIELD, event_hash, plain_value
+from domain.credits import (
+    ExitTrigger,
+    Fees,
+    IncentiveRule,
+    MetricValue,
+    MissingData,
+    PenaltyRule,
+    TriggerKind,
+    assess_incentive,
+    assess_penalty,
+    is_met,
+)
 from domain.exceptions import (
     ActivationRequirementsMissing,
     ContractAlreadyActive,
     ContractNotActive,
     ContractTerminated,
+    DisputeWindowClosed,
     EffectiveDateOutOfTerm,
     EmptyAmendment,
+    IllegalCreditTransition,
     InvalidRenewal,
     InvalidValue,
+    NothingToCorrect,
+    PerformanceAlreadyReported,
+    PeriodAlreadyClosed,
+    PeriodNotOver,
+    RuleAlreadyDefined,
+    RuleRetired,
     SlaMetricAlreadyDefined,
+    SlaMetricNotInForce,
     SlaMetricRetired,
+    TriggerAlreadyDefined,
+    UnknownPenalty,
+    UnknownRule,
     UnknownSlaMetric,
+    WrongMeasurementPeriod,
 )
 from domain.money import Money
+from domain.periods import Period
 from domain.values import (
     ContractStatus,
     DeliveryLocation,
     ExitPlan,
+    MeasurementPeriod,
     PointOfContact,
     Provenance,
     ServiceScope,
@@ -135,6 +163,117 @@ class Contract(Aggregate):
         reason: str
         effective_date: date
 
+    # -- performance, credits and exit triggers --
+
+    class PenaltyRuleDefined(Event):
+        rule: PenaltyRule
+
+    class PenaltyRuleAmended(Event):
+        rule: PenaltyRule
+        rationale: str
+
+    class IncentiveRuleDefined(Event):
+        rule: IncentiveRule
+
+    class IncentiveRuleAmended(Event):
+        rule: IncentiveRule
+        rationale: str
+
+    class RuleRetired(Event):
+        rule_id: str
+        effective_from: date
+        reason: str
+
+    class PerformanceReported(Event):
+        report_id: str
+        period: str
+        values: tuple[MetricValue, ...]
+        source: str
+        evidence_ref: str | None
+
+    class PerformanceCorrected(Event):
+        report_id: str
+        period: str
+        values: tuple[MetricValue, ...]
+        source: str
+        evidence_ref: str | None
+        reason: str
+
+    class PerformanceReportMissing(Event):
+        metric_id: str
+        period: str
+
+    class SlaMet(Event):
+        metric_id: str
+        period: str
+        value: Decimal
+        target: Decimal
+
+    class SlaBreached(Event):
+        metric_id: str
+        period: str
+        value: Decimal | None
+        target: Decimal
+        missing: bool
+
+    class PenaltyAssessed(Event):
+        penalty_id: str
+        rule_id: str
+        metric_id: str
+        period: str
+        contract_year: int
+        amount: Money
+        assessed_on: date
+        calculation: dict[str, Any]
+
+    class IncentiveEarned(Event):
+        incentive_id: str
+        rule_id: str
+        metric_id: str
+        period: str
+        contract_year: int
+        amount: Money
+        calculation: dict[str, Any]
+
+    class PenaltyEarnedBack(Event):
+        penalty_id: str
+        periods_met: tuple[str, ...]
+
+    class PenaltyReversed(Event):
+        penalty_id: str
+        reason: str
+
+    class IncentiveReversed(Event):
+        incentive_id: str
+        reason: str
+
+    class PenaltyWaived(Event):
+        penalty_id: str
+        reason: str
+        approver: str
+
+    class PenaltyDisputed(Event):
+        penalty_id: str
+        reason: str
+        evidence: str | None
+
+    class DisputeResolved(Event):
+        penalty_id: str
+        outcome: str
+        amount: Money
+        reason: str
+
+    class PeriodClosed(Event):
+        period: str
+        measurement_period: MeasurementPeriod
+
+    class ExitTriggerDefined(Event):
+        trigger: ExitTrigger
+
+    class ExitTriggerFired(Event):
+        trigger_id: str
+        evidence: tuple[dict[str, Any], ...]
+
     chain_head: str  # set by every event's mutate(); not a constructor argument
 
     def trigger_event(self, event_class: Any, **kwargs: Any) -> None:
@@ -197,6 +336,7 @@ class Contract(Aggregate):
         self.sourcing_model = sourcing_model
         self.delivery_location = delivery_location
         self.value = value
+        self._drafted_value = value
         self.term = term
         self.objectives = tuple(objectives)
         self.point_of_contact: PointOfContact | None = None
@@ -209,6 +349,17 @@ class Contract(Aggregate):
         self.activated_on: date | None = None
         self.renewals: list[dict[str, Any]] = []
         self.termination: dict[str, Any] | None = None
+        # Performance: keys are "<metric_id>@<period label>" (JSON-safe for snapshots).
+        self.penalty_rules: dict[str, list[PenaltyRule]] = {}
+        self.incentive_rules: dict[str, list[IncentiveRule]] = {}
+        self.retired_rules: dict[str, date] = {}
+        self.reports: dict[str, dict[str, Any]] = {}
+        self.evaluations: dict[str, dict[str, Any]] = {}
+        self.penalties: dict[str, dict[str, Any]] = {}
+        self.incentives: dict[str, dict[str, Any]] = {}
+        self.closed_periods: dict[str, str] = {}
+        self.exit_triggers: dict[str, ExitTrigger] = {}
+        self.fired_triggers: dict[str, dict[str, Any]] = {}
 
     # -- checks ----------------------------------------------------------------------
 
@@ -466,7 +617,603 @@ class Contract(Aggregate):
         self.status = ContractStatus.TERMINATED
         self.termination = {"reason": reason, "effective_date": effective_date}
 
+    # -- penalty and incentive rules -------------------------------------------------
+
+    def _check_rule_target(self, metric_id: str, effective_from: date) -> None:
+        if metric_id not in self.sla_metrics:
+            raise UnknownSlaMetric(f"no SLA metric {metric_id!r} on this contract")
+        self._check_within_term(effective_from, "effective from")
+        if effective_from < self.sla_metrics[metric_id].effective_from:
+            raise EffectiveDateOutOfTerm(
+                f"SLA metric {metric_id!r} is only in force from "
+                f"{self.sla_metrics[metric_id].effective_from}")
+
+    def _check_rule_amendable(self, rules: dict[str, list[Any]], rule: Any) -> None:
+        if rule.rule_id not in rules:
+            raise UnknownRule(f"no rule {rule.rule_id!r} of this kind on this contract")
+        if rule.rule_id in self.retired_rules:
+            raise RuleRetired(f"rule {rule.rule_id!r} was retired")
+        latest = rules[rule.rule_id][-1]
+        if rule.metric_id != latest.metric_id:
+            raise InvalidValue("an amended rule stays bound to its SLA metric")
+        if rule.effective_from <= latest.effective_from:
+            raise EffectiveDateOutOfTerm(
+                f"an amendment takes effect after the version in force from "
+                f"{latest.effective_from}")
+
+    def _check_rule_id_free(self, rule_id: str) -> None:
+        if rule_id in self.penalty_rules or rule_id in self.incentive_rules:
+            raise RuleAlreadyDefined(f"rule {rule_id!r} is already defined")
+
+    def define_penalty_rule(self, rule: PenaltyRule, provenance: Provenance) -> None:
+        """Define a service-credit rule bound to an SLA metric."""
+        self._check_not_terminated()
+        self._check_rule_id_free(rule.rule_id)
+        self._check_rule_target(rule.metric_id, rule.effective_from)
+        self._check_caps_currency(rule)
+        self._define_penalty_rule(rule=rule, provenance=provenance)
+
+    @event(PenaltyRuleDefined)
+    def _define_penalty_rule(self, rule: PenaltyRule, provenance: Provenance) -> None:
+        self.penalty_rules[rule.rule_id] = [rule]
+
+    def amend_penalty_rule(self, rule: PenaltyRule, rationale: str,
+                           provenance: Provenance) -> None:
+        """Add a new version of a penalty rule, in force from a later date."""
+        self._check_not_terminated()
+        check_text(rationale, "rationale")
+        self._check_rule_amendable(self.penalty_rules, rule)
+        self._check_rule_target(rule.metric_id, rule.effective_from)
+        self._check_caps_currency(rule)
+        self._amend_penalty_rule(rule=rule, rationale=rationale, provenance=provenance)
+
+    @event(PenaltyRuleAmended)
+    def _amend_penalty_rule(self, rule: PenaltyRule, rationale: str,
+                            provenance: Provenance) -> None:
+        self.penalty_rules[rule.rule_id].append(rule)
+
+    def define_incentive_rule(self, rule: IncentiveRule, provenance: Provenance) -> None:
+        """Define a bonus rule bound to an SLA metric."""
+        self._check_not_terminated()
+        self._check_rule_id_free(rule.rule_id)
+        self._check_rule_target(rule.metric_id, rule.effective_from)
+        self._check_caps_currency(rule)
+        self._define_incentive_rule(rule=rule, provenance=provenance)
+
+    @event(IncentiveRuleDefined)
+    def _define_incentive_rule(self, rule: IncentiveRule, provenance: Provenance) -> None:
+        self.incentive_rules[rule.rule_id] = [rule]
+
+    def amend_incentive_rule(self, rule: IncentiveRule, rationale: str,
+                             provenance: Provenance) -> None:
+        """Add a new version of an incentive rule, in force from a later date."""
+        self._check_not_terminated()
+        check_text(rationale, "rationale")
+        self._check_rule_amendable(self.incentive_rules, rule)
+        self._check_rule_target(rule.metric_id, rule.effective_from)
+        self._check_caps_currency(rule)
+        self._amend_incentive_rule(rule=rule, rationale=rationale, provenance=provenance)
+
+    @event(IncentiveRuleAmended)
+    def _amend_incentive_rule(self, rule: IncentiveRule, rationale: str,
+                              provenance: Provenance) -> None:
+        self.incentive_rules[rule.rule_id].append(rule)
+
+    def retire_rule(self, rule_id: str, effective_from: date, reason: str,
+                    provenance: Provenance) -> None:
+        """Stop applying a rule to periods starting on or after effective_from."""
+        self._check_not_terminated()
+        check_text(reason, "reason")
+        versions = self.penalty_rules.get(rule_id) or self.incentive_rules.get(rule_id)
+        if versions is None:
+            raise UnknownRule(f"no rule {rule_id!r} on this contract")
+        if rule_id in self.retired_rules:
+            raise RuleRetired(f"rule {rule_id!r} was retired already")
+        if effective_from <= versions[-1].effective_from:
+            raise EffectiveDateOutOfTerm("a rule is retired after its latest version took effect")
+        self._check_within_term(effective_from, "effective from")
+        self._retire_rule(rule_id=rule_id, effective_from=effective_from, reason=reason,
+                          provenance=provenance)
+
+    @event(RuleRetired)
+    def _retire_rule(self, rule_id: str, effective_from: date, reason: str,
+                     provenance: Provenance) -> None:
+        self.retired_rules[rule_id] = effective_from
+
+    def _check_caps_currency(self, rule: Any) -> None:
+        for cap in (rule.period_cap, rule.year_cap):
+            if cap is not None and cap.amount is not None \
+                    and cap.amount.currency != self.value.currency:
+                raise InvalidValue(f"cap amounts must be in {self.value.currency}")
+
+    def _rules_in_force(self, rules: dict[str, list[Any]], metric_id: str,
+                        period: Period) -> list[Any]:
+        in_force = []
+        for rule_id, versions in rules.items():
+            retired = self.retired_rules.get(rule_id)
+            if retired is not None and retired <= period.start:
+                continue
+            applicable = [v for v in versions if v.effective_from <= period.start]
+            if applicable and applicable[-1].metric_id == metric_id:
+                in_force.append(applicable[-1])
+        return in_force
+
+    # -- performance -----------------------------------------------------------------
+
+    def target_on(self, metric_id: str, day: date) -> Decimal | None:
+        """Return the SLA target in force on day (None if the metric was not in force)."""
+        retired = self.retired_metrics.get(metric_id)
+        if retired is not None and retired <= day:
+            return None
+        entries = [h for h in self.sla_history
+                   if h["metric_id"] == metric_id and h["effective_from"] <= day]
+        if not entries:
+            return None
+        return max(enumerate(entries), key=lambda e: (e[1]["effective_from"], e[0]))[1]["target"]
+
+    def value_on(self, day: date) -> Money:
+        """Return the contract value in force on day (amendments apply from their date)."""
+        value = self._drafted_value
+        for amendment in sorted(self.amendments, key=lambda a: a["effective_date"]):
+            if amendment["effective_date"] <= day and "value" in amendment["changes"]:
+                value = amendment["changes"]["value"]
+        return value
+
+    def contract_year_of(self, day: date) -> int:
+        """Return the contract year (0 for the first) that day falls in."""
+        year = 0
+        while _anniversary(self.term.start, year + 1) <= day:
+            year += 1
+        return year
+
+    def _fees(self, period: Period) -> tuple[Fees, int]:
+        # Fees are the contract value spread pro rata over the days of the term.
+        value = self.value_on(period.start)
+        term_days = (self.term.end - self.term.start).days + 1
+        year = self.contract_year_of(period.start)
+        year_days = (_anniversary(self.term.start, year + 1)
+                     - _anniversary(self.term.start, year)).days
+        per_day = value.amount / term_days
+        return Fees(per_day * period.days, per_day * year_days, value.currency), year
+
+    def _parse_period(self, label: str, metric_id: str) -> Period:
+        if metric_id not in self.sla_metrics:
+            raise UnknownSlaMetric(f"no SLA metric {metric_id!r} on this contract")
+        kind = self.sla_metrics[metric_id].measurement_period
+        try:
+            period = Period.parse(label, kind)
+        except InvalidValue:
+            raise WrongMeasurementPeriod(
+                f"SLA metric {metric_id!r} is measured {kind.value}; {label!r} is not "
+                f"a {kind.value} period") from None
+        if period.end < self.term.start or period.start > self.term.end:
+            raise EffectiveDateOutOfTerm(f"period {label} is outside the contract term")
+        if self.target_on(metric_id, period.start) is None:
+            raise SlaMetricNotInForce(f"SLA metric {metric_id!r} is not in force in {label}")
+        return period
+
+    def report_performance(self, report_id: str, period: str, values: tuple[MetricValue, ...],
+                           source: str, evidence_ref: str | None, today: date,
+                           provenance: Provenance) -> None:
+        """Record measured values for a period and evaluate them, all in one append."""
+        self._check_not_terminated()
+        periods = self._check_report(period, values, source)
+        for value in values:
+            key = _key(value.metric_id, period)
+            if key in self.reports:
+                raise PerformanceAlreadyReported(
+                    f"{value.metric_id} was reported for {period} already; send a correction")
+            if period in self.closed_periods:
+                raise PeriodAlreadyClosed(f"period {period} was closed; send a correction")
+        self._report_performance(report_id=report_id, period=period, values=values,
+                                 source=source, evidence_ref=evidence_ref, provenance=provenance)
+        for value in values:
+            self._evaluate(value.metric_id, periods[value.metric_id], value.value, today,
+                           provenance)
+
+    def correct_performance(self, report_id: str, period: str, values: tuple[MetricValue, ...],
+                            source: str, evidence_ref: str | None, reason: str, today: date,
+                            provenance: Provenance) -> None:
+        """Replace reported values: reverse what they caused and evaluate them anew."""
+        self._check_not_terminated()
+        check_text(reason, "reason")
+        periods = self._check_report(period, values, source)
+        for value in values:
+            if _key(value.metric_id, period) not in self.evaluations:
+                raise NothingToCorrect(f"{value.metric_id} was never evaluated for {period}")
+        self._correct_performance(report_id=report_id, period=period, values=values,
+                                  source=source, evidence_ref=evidence_ref, reason=reason,
+                                  provenance=provenance)
+        for value in values:
+            self._reverse_consequences(value.metric_id, period, f"corrected by {report_id}",
+                                       provenance)
+            self._evaluate(value.metric_id, periods[value.metric_id], value.value, today,
+                           provenance)
+
+    def _check_report(self, period: str, values: tuple[MetricValue, ...],
+                      source: str) -> dict[str, Period]:
+        check_text(source, "source", 200)
+        if not values:
+            raise InvalidValue("a report needs at least one metric value")
+        ids = [v.metric_id for v in values]
+        if len(set(ids)) != len(ids):
+            raise InvalidValue("each metric may appear only once in a report")
+        return {v.metric_id: self._parse_period(period, v.metric_id) for v in values}
+
+    @event(PerformanceReported)
+    def _report_performance(self, report_id: str, period: str, values: tuple[MetricValue, ...],
+                            source: str, evidence_ref: str | None,
+                            provenance: Provenance) -> None:
+        for value in values:
+            self.reports[_key(value.metric_id, period)] = {
+                "report_id": report_id, "value": value.value, "version": self.version + 1}
+
+    @event(PerformanceCorrected)
+    def _correct_performance(self, report_id: str, period: str,
+                             values: tuple[MetricValue, ...], source: str,
+                             evidence_ref: str | None, reason: str,
+                             provenance: Provenance) -> None:
+        for value in values:
+            self.reports[_key(value.metric_id, period)] = {
+                "report_id": report_id, "value": value.value, "version": self.version + 1,
+                "corrects": True}
+
+    def close_period(self, period: str, measurement_period: MeasurementPeriod, today: date,
+                     provenance: Provenance) -> None:
+        """Close a period: metrics with no report are evaluated by their rules' policy."""
+        self._check_not_terminated()
+        closing = Period.parse(period, measurement_period)
+        if closing.end >= today:
+            raise PeriodNotOver(f"period {period} ends on {closing.end}; close it afterwards")
+        if period in self.closed_periods:
+            raise PeriodAlreadyClosed(f"period {period} is closed already")
+        if closing.end < self.term.start or closing.start > self.term.end:
+            raise EffectiveDateOutOfTerm(f"period {period} is outside the contract term")
+        self._close_period(period=period, measurement_period=measurement_period,
+                           provenance=provenance)
+        for metric in self.sla_metrics.values():
+            key = _key(metric.metric_id, period)
+            if (metric.measurement_period is not measurement_period or key in self.evaluations
+                    or self.target_on(metric.metric_id, closing.start) is None):
+                continue
+            rules = self._rules_in_force(self.penalty_rules, metric.metric_id, closing)
+            if any(r.missing_data is MissingData.BREACH for r in rules):
+                self._evaluate(metric.metric_id, closing, None, today, provenance)
+            else:
+                self._record_missing(metric_id=metric.metric_id, period=period,
+                                     provenance=provenance)
+
+    @event(PeriodClosed)
+    def _close_period(self, period: str, measurement_period: MeasurementPeriod,
+                      provenance: Provenance) -> None:
+        self.closed_periods[period] = measurement_period.value
+
+    @event(PerformanceReportMissing)
+    def _record_missing(self, metric_id: str, period: str, provenance: Provenance) -> None:
+        pass  # the gap itself is the fact; nothing is owed
+
+    def _evaluate(self, metric_id: str, period: Period, value: Decimal | None, today: date,
+                  provenance: Provenance) -> None:
+        metric = self.sla_metrics[metric_id]
+        target = self.target_on(metric_id, period.start)
+        assert target is not None  # checked when the period was parsed
+        if value is not None and is_met(metric.direction, target, value):
+            self._sla_met(metric_id=metric_id, period=period.label, value=value, target=target,
+                          provenance=provenance)
+        else:
+            self._sla_breached(metric_id=metric_id, period=period.label, value=value,
+                               target=target, missing=value is None, provenance=provenance)
+        fees, year = self._fees(period)
+        for rule in self._rules_in_force(self.penalty_rules, metric_id, period):
+            if value is not None and is_met(metric.direction, target, value):
+                continue
+            if value is None and rule.missing_data is not MissingData.BREACH:
+                continue
+            calculation = assess_penalty(rule, metric.direction, target, value, fees,
+                                         self._credited(year))
+            self._assess_penalty(
+                penalty_id=str(uuid5(self.id, f"penalty/{rule.rule_id}/{period.label}/"
+                                              f"{self.version + 1}")),
+                rule_id=rule.rule_id, metric_id=metric_id, period=period.label,
+                contract_year=year, amount=calculation.amount, assessed_on=today,
+                calculation=_calculation_record(rule, calculation), provenance=provenance)
+        for incentive_rule in self._rules_in_force(self.incentive_rules, metric_id, period):
+            values = self._recent_values(metric_id, period, incentive_rule.consecutive_periods)
+            earned = assess_incentive(incentive_rule, metric.direction, values, fees,
+                                      self._earned(year))
+            if earned is not None and earned.amount.amount > 0:
+                self._earn_incentive(
+                    incentive_id=str(uuid5(self.id, f"incentive/{incentive_rule.rule_id}/"
+                                                    f"{period.label}/{self.version + 1}")),
+                    rule_id=incentive_rule.rule_id, metric_id=metric_id, period=period.label,
+                    contract_year=year, amount=earned.amount,
+                    calculation=_calculation_record(incentive_rule, earned),
+                    provenance=provenance)
+        self._grant_earn_backs(metric_id, provenance)
+        self._fire_triggers(metric_id, period, provenance)
+
+    @event(SlaMet)
+    def _sla_met(self, metric_id: str, period: str, value: Decimal, target: Decimal,
+                 provenance: Provenance) -> None:
+        self.evaluations[_key(metric_id, period)] = {
+            "metric_id": metric_id, "period": period, "met": True, "value": value,
+            "target": target, "missing": False, "version": self.version + 1}
+
+    @event(SlaBreached)
+    def _sla_breached(self, metric_id: str, period: str, value: Decimal | None,
+                      target: Decimal, missing: bool, provenance: Provenance) -> None:
+        self.evaluations[_key(metric_id, period)] = {
+            "metric_id": metric_id, "period": period, "met": False, "value": value,
+            "target": target, "missing": missing, "version": self.version + 1}
+
+    @event(PenaltyAssessed)
+    def _assess_penalty(self, penalty_id: str, rule_id: str, metric_id: str, period: str,
+                        contract_year: int, amount: Money, assessed_on: date,
+                        calculation: dict[str, Any], provenance: Provenance) -> None:
+        self.penalties[penalty_id] = {
+            "penalty_id": penalty_id, "rule_id": rule_id, "metric_id": metric_id,
+            "period": period, "contract_year": contract_year, "amount": amount,
+            "owed": amount, "status": "assessed", "dispute": None, "assessed_on": assessed_on,
+            "calculation": calculation, "version": self.version + 1}
+
+    @event(IncentiveEarned)
+    def _earn_incentive(self, incentive_id: str, rule_id: str, metric_id: str, period: str,
+                        contract_year: int, amount: Money, calculation: dict[str, Any],
+                        provenance: Provenance) -> None:
+        self.incentives[incentive_id] = {
+            "incentive_id": incentive_id, "rule_id": rule_id, "metric_id": metric_id,
+            "period": period, "contract_year": contract_year, "amount": amount,
+            "owed": amount, "status": "earned", "calculation": calculation,
+            "version": self.version + 1}
+
+    def _credited(self, year: int) -> Decimal:
+        return sum((p["owed"].amount for p in self.penalties.values()
+                    if p["contract_year"] == year), Decimal(0))
+
+    def _earned(self, year: int) -> Decimal:
+        return sum((i["owed"].amount for i in self.incentives.values()
+                    if i["contract_year"] == year), Decimal(0))
+
+    def _recent_values(self, metric_id: str, period: Period, count: int) -> list[Decimal]:
+        values: list[Decimal] = []
+        current = period
+        for _ in range(count):
+            evaluation = self.evaluations.get(_key(metric_id, current.label))
+            if evaluation is None or evaluation["value"] is None:
+                break
+            values.insert(0, evaluation["value"])
+            current = current.previous()
+        return values
+
+    def _grant_earn_backs(self, metric_id: str, provenance: Provenance) -> None:
+        kind = self.sla_metrics[metric_id].measurement_period
+        for penalty in list(self.penalties.values()):
+            if penalty["metric_id"] != metric_id or penalty["status"] != "assessed" \
+                    or penalty["owed"].amount == 0:
+                continue
+            rule = self.penalty_rules[penalty["rule_id"]]
+            versions = [r for r in rule
+                        if r.effective_from <= Period.parse(penalty["period"], kind).start]
+            periods_needed = versions[-1].earn_back_periods if versions else 0
+            if periods_needed == 0:
+                continue
+            following = []
+            current = Period.parse(penalty["period"], kind)
+            for _ in range(periods_needed):
+                current = current.next()
+                following.append(current.label)
+            evaluations = [self.evaluations.get(_key(metric_id, label)) for label in following]
+            if all(e is not None and e["met"] for e in evaluations):
+                self._earn_back(penalty_id=penalty["penalty_id"], periods_met=tuple(following),
+                                provenance=provenance)
+
+    @event(PenaltyEarnedBack)
+    def _earn_back(self, penalty_id: str, periods_met: tuple[str, ...],
+                   provenance: Provenance) -> None:
+        penalty = self.penalties[penalty_id]
+        penalty["status"] = "earned_back"
+        penalty["owed"] = Money(Decimal(0), penalty["amount"].currency)
+
+    def _reverse_consequences(self, metric_id: str, period: str, reason: str,
+                              provenance: Provenance) -> None:
+        for penalty in list(self.penalties.values()):
+            if (penalty["metric_id"], penalty["period"]) == (metric_id, period) \
+                    and penalty["status"] != "reversed":
+                self._reverse_penalty(penalty_id=penalty["penalty_id"], reason=reason,
+                                      provenance=provenance)
+        for incentive in list(self.incentives.values()):
+            if (incentive["metric_id"], incentive["period"]) == (metric_id, period) \
+                    and incentive["status"] != "reversed":
+                self._reverse_incentive(incentive_id=incentive["incentive_id"], reason=reason,
+                                        provenance=provenance)
+
+    @event(PenaltyReversed)
+    def _reverse_penalty(self, penalty_id: str, reason: str, provenance: Provenance) -> None:
+        penalty = self.penalties[penalty_id]
+        penalty["status"] = "reversed"
+        penalty["owed"] = Money(Decimal(0), penalty["amount"].currency)
+
+    @event(IncentiveReversed)
+    def _reverse_incentive(self, incentive_id: str, reason: str,
+                           provenance: Provenance) -> None:
+        incentive = self.incentives[incentive_id]
+        incentive["status"] = "reversed"
+        incentive["owed"] = Money(Decimal(0), incentive["amount"].currency)
+
+    # -- waivers and disputes --------------------------------------------------------
+
+    def _penalty(self, penalty_id: str) -> dict[str, Any]:
+        try:
+            return self.penalties[penalty_id]
+        except KeyError:
+            raise UnknownPenalty(f"no penalty {penalty_id} on this contract") from None
+
+    def waive_penalty(self, penalty_id: str, reason: str, approver: str,
+                      provenance: Provenance) -> None:
+        """Forgive an assessed penalty (procurement's decision, with approver)."""
+        self._check_not_terminated()
+        penalty = self._penalty(penalty_id)
+        if penalty["status"] != "assessed":
+            raise IllegalCreditTransition(f"a {penalty['status']} penalty cannot be waived")
+        if penalty["dispute"] is not None and penalty["dispute"]["status"] != "open":
+            raise IllegalCreditTransition("a penalty whose dispute was resolved cannot be waived")
+        check_text(reason, "reason")
+        check_text(approver, "approver", 200)
+        self._waive(penalty_id=penalty_id, reason=reason, approver=approver,
+                    provenance=provenance)
+
+    @event(PenaltyWaived)
+    def _waive(self, penalty_id: str, reason: str, approver: str,
+               provenance: Provenance) -> None:
+        penalty = self.penalties[penalty_id]
+        penalty["status"] = "waived"
+        penalty["owed"] = Money(Decimal(0), penalty["amount"].currency)
+        if penalty["dispute"] is not None:
+            penalty["dispute"] = {**penalty["dispute"], "status": "withdrawn_by_waiver"}
+
+    def dispute_penalty(self, penalty_id: str, reason: str, evidence: str | None, today: date,
+                        window_days: int, provenance: Provenance) -> None:
+        """The vendor disputes an assessed penalty within the dispute window."""
+        self._check_not_terminated()
+        penalty = self._penalty(penalty_id)
+        if penalty["status"] != "assessed":
+            raise IllegalCreditTransition(f"a {penalty['status']} penalty cannot be disputed")
+        if penalty["dispute"] is not None:
+            raise IllegalCreditTransition("this penalty was disputed already")
+        if (today - penalty["assessed_on"]).days > window_days:
+            raise DisputeWindowClosed(
+                f"penalties can be disputed within {window_days} days of assessment "
+                f"({penalty['assessed_on']})")
+        check_text(reason, "reason")
+        self._dispute(penalty_id=penalty_id, reason=reason, evidence=evidence,
+                      provenance=provenance)
+
+    @event(PenaltyDisputed)
+    def _dispute(self, penalty_id: str, reason: str, evidence: str | None,
+                 provenance: Provenance) -> None:
+        self.penalties[penalty_id]["dispute"] = {"status": "open", "reason": reason,
+                                                  "evidence": evidence}
+
+    def resolve_dispute(self, penalty_id: str, outcome: str, adjusted_amount: Money | None,
+                        reason: str, provenance: Provenance) -> None:
+        """Decide a dispute: upheld (owed as assessed), overturned (nothing), or adjusted."""
+        self._check_not_terminated()
+        penalty = self._penalty(penalty_id)
+        if penalty["dispute"] is None or penalty["dispute"]["status"] != "open":
+            raise IllegalCreditTransition("only an open dispute can be resolved")
+        check_text(reason, "reason")
+        original: Money = penalty["amount"]
+        if outcome == "upheld":
+            amount = original
+        elif outcome == "overturned":
+            amount = Money(Decimal(0), original.currency)
+        elif outcome == "adjusted":
+            if adjusted_amount is None or adjusted_amount.currency != original.currency:
+                raise InvalidValue(f"an adjusted outcome needs an amount in {original.currency}")
+            if not Decimal(0) <= adjusted_amount.amount < original.amount:
+                raise InvalidValue("an adjusted amount is below the assessed one, and not negative")
+            amount = adjusted_amount
+        else:
+            raise InvalidValue("outcome is upheld, overturned or adjusted")
+        self._resolve(penalty_id=penalty_id, outcome=outcome, amount=amount, reason=reason,
+                      provenance=provenance)
+
+    @event(DisputeResolved)
+    def _resolve(self, penalty_id: str, outcome: str, amount: Money, reason: str,
+                 provenance: Provenance) -> None:
+        penalty = self.penalties[penalty_id]
+        penalty["dispute"] = {**penalty["dispute"], "status": outcome, "resolution": reason}
+        penalty["owed"] = amount
+
+    # -- exit triggers ---------------------------------------------------------------
+
+    def define_exit_trigger(self, trigger: ExitTrigger, provenance: Provenance) -> None:
+        """Define a performance condition that fires an exit trigger when it becomes true."""
+        self._check_not_terminated()
+        if trigger.trigger_id in self.exit_triggers:
+            raise TriggerAlreadyDefined(f"exit trigger {trigger.trigger_id!r} exists already")
+        if trigger.metric_id is not None and trigger.metric_id not in self.sla_metrics:
+            raise UnknownSlaMetric(f"no SLA metric {trigger.metric_id!r} on this contract")
+        if trigger.amount is not None and trigger.amount.currency != self.value.currency:
+            raise InvalidValue(f"trigger amounts must be in {self.value.currency}")
+        self._define_exit_trigger(trigger=trigger, provenance=provenance)
+
+    @event(ExitTriggerDefined)
+    def _define_exit_trigger(self, trigger: ExitTrigger, provenance: Provenance) -> None:
+        self.exit_triggers[trigger.trigger_id] = trigger
+
+    def _fire_triggers(self, metric_id: str, period: Period, provenance: Provenance) -> None:
+        for trigger in self.exit_triggers.values():
+            if trigger.trigger_id in self.fired_triggers:
+                continue
+            evidence = self._trigger_evidence(trigger, metric_id, period)
+            if evidence is not None:
+                self._fire(trigger_id=trigger.trigger_id, evidence=evidence,
+                           provenance=provenance)
+
+    def _trigger_evidence(self, trigger: ExitTrigger, metric_id: str,
+                          period: Period) -> tuple[dict[str, Any], ...] | None:
+        if trigger.kind is TriggerKind.CONSECUTIVE_BREACHES:
+            if trigger.metric_id != metric_id or trigger.periods is None:
+                return None
+            breaches: list[dict[str, Any]] = []
+            current = period
+            for _ in range(trigger.periods):
+                evaluation = self.evaluations.get(_key(metric_id, current.label))
+                if evaluation is None or evaluation["met"]:
+                    return None
+                breaches.insert(0, {"event": "SlaBreached", "version": evaluation["version"],
+                                    "period": current.label})
+                current = current.previous()
+            return tuple(breaches)
+        assert trigger.amount is not None
+        window_start = _anniversary(period.end, -1)
+        credits = [p for p in self.penalties.values() if p["owed"].amount > 0 and
+                   window_start < self._period_end(p) <= period.end]
+        total = sum((p["owed"].amount for p in credits), Decimal(0))
+        if total <= trigger.amount.amount:
+            return None
+        return tuple({"event": "PenaltyAssessed", "version": p["version"], "period": p["period"],
+                      "amount": plain_value(p["owed"])} for p in credits)
+
+    def _period_end(self, penalty: dict[str, Any]) -> date:
+        kind = self.sla_metrics[penalty["metric_id"]].measurement_period
+        return Period.parse(penalty["period"], kind).end
+
+    @event(ExitTriggerFired)
+    def _fire(self, trigger_id: str, evidence: tuple[dict[str, Any], ...],
+              provenance: Provenance) -> None:
+        self.fired_triggers[trigger_id] = {"trigger_id": trigger_id, "evidence": list(evidence),
+                                           "version": self.version + 1}
+
 
 def _check_value(value: Money) -> None:
     if value.is_negative():
         raise InvalidValue("contract value must not be negative")
+
+
+def _key(metric_id: str, period: str) -> str:
+    return f"{metric_id}@{period}"
+
+
+def _anniversary(start: date, years: int) -> date:
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:  # 29 February in a year without one
+        return start.replace(year=start.year + years, day=28)
+
+
+def _calculation_record(rule: Any, calculation: Any) -> dict[str, Any]:
+    """What an auditor needs to recompute an amount: inputs, rule version, tier, caps."""
+    return {
+        "rule_id": rule.rule_id,
+        "rule_effective_from": rule.effective_from,
+        "tier": plain_value(calculation.tier),
+        "gross": calculation.gross,
+        "caps_applied": list(calculation.caps_applied),
+        "period_cap": plain_value(rule.period_cap),
+        "year_cap": plain_value(rule.year_cap),
+        "inputs": plain_value(calculation.inputs),
+        "amount": plain_value(calculation.amount),
+        "rounding": "half-up to the currency's minor unit",
+    }

@@ -61,3 +61,55 @@ class InvalidRenewal(ContractError):
 
 class EmptyAmendment(ContractError):
     """An amendment must change something."""
+
+
+class SlaMetricNotInForce(ContractError):
+    """The SLA metric is not in force for that period (not yet defined, or retired)."""
+
+
+class WrongMeasurementPeriod(ContractError):
+    """A value was reported for a period of another kind than the metric's."""
+
+
+class PerformanceAlreadyReported(ContractError):
+    """This metric was reported for this period already: send a correction instead."""
+
+
+class NothingToCorrect(ContractError):
+    """A correction names a metric and period that were never reported."""
+
+
+class PeriodAlreadyClosed(ContractError):
+    """The period was closed; its missing reports were evaluated already."""
+
+
+class PeriodNotOver(ContractError):
+    """A period can only be closed after its last day."""
+
+
+class RuleAlreadyDefined(ContractError):
+    """A rule with this id exists already: amend it instead."""
+
+
+class UnknownRule(ContractError):
+    """No rule with this id is defined on the contract."""
+
+
+class RuleRetired(ContractError):
+    """The rule was retired."""
+
+
+class UnknownPenalty(ContractError):
+    """No penalty with this id was assessed on the contract."""
+
+
+class IllegalCreditTransition(ContractError):
+    """The penalty is not in a state that allows this act (e.g. waiving a reversed one)."""
+
+
+class DisputeWindowClosed(ContractError):
+    """The window for disputing this penalty has passed."""
+
+
+class TriggerAlreadyDefined(ContractError):
+    """An exit trigger with this id exists already."""
