@@ -31,7 +31,7 @@ from domain.exceptions import (
     WrongMeasurementPeriod,
 )
 from domain.money import Money
-from domain.values import SlaTargetChange
+from domain.values import MeasurementPeriod, SlaTargetChange, TermChanges
 from tests.unit.test_contract import BY, active, eur
 
 TODAY = date(2027, 6, 1)
@@ -64,8 +64,7 @@ def contract_with(rule: PenaltyRule | None = None, **incentive: Any) -> Contract
     return contract
 
 
-def _value(amount: Decimal) -> Any:
-    from domain.values import TermChanges  # noqa: PLC0415
+def _value(amount: Decimal) -> TermChanges:
     return TermChanges(value=Money(amount, "EUR"))
 
 
@@ -221,7 +220,6 @@ class TestCorrections:
 class TestClosingPeriods:
     def test_missing_data_counts_as_breach_at_the_worst_tier(self) -> None:
         contract = contract_with()
-        from domain.values import MeasurementPeriod  # noqa: PLC0415
         contract.close_period("2026-01", MeasurementPeriod.MONTHLY, TODAY, BY)
         names = [type(e).__name__ for e in contract.collect_events()]
         assert names == ["PeriodClosed", "SlaBreached", "PenaltyAssessed"]
@@ -229,13 +227,11 @@ class TestClosingPeriods:
 
     def test_missing_data_may_be_ignored(self) -> None:
         contract = contract_with(penalty_rule(missing_data=MissingData.IGNORE))
-        from domain.values import MeasurementPeriod  # noqa: PLC0415
         contract.close_period("2026-01", MeasurementPeriod.MONTHLY, TODAY, BY)
         names = [type(e).__name__ for e in contract.collect_events()]
         assert names == ["PeriodClosed", "PerformanceReportMissing"]
 
     def test_a_period_closes_once_and_only_after_it_ended(self) -> None:
-        from domain.values import MeasurementPeriod  # noqa: PLC0415
         contract = contract_with()
         with pytest.raises(PeriodNotOver):
             contract.close_period("2027-06", MeasurementPeriod.MONTHLY, TODAY, BY)
