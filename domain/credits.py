@@ -261,3 +261,8 @@ class MetricValue:
         check_slug(self.metric_id, "metric id")
         if not self.value.is_finite() or self.value < 0:
             raise InvalidValue("a reported value must be a finite, non-negative number")
+
+
+CREDIT_VALUE_TYPES: tuple[type, ...] = (Cap, Tier, PenaltyRule, IncentiveRule, ExitTrigger,
+                                        MetricValue)
+CREDIT_ENUM_TYPES: tuple[type[Enum], ...] = (MissingData, TriggerKind)

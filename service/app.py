@@ -19,7 +19,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
 
 def build_ledger(settings: Settings) -> ContractLedger:
     """Build the event-sourced application for these settings."""
-    return ContractLedger(settings.persistence_env(), commit_batch_size=settings.commit_batch_size)
+    return ContractLedger(settings.persistence_env(), commit_batch_size=settings.commit_batch_size,
+                          dispute_window_days=settings.dispute_window_days)
 
 
 def create_app(settings: Settings | None = None, ledger: ContractLedger | None = None) -> Flask:

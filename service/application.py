@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from domain.chain import HASH_FIELD, plain_value
 from domain.contract import Contract
-from domain.exceptions import ContractNotFound
+from domain.credits import ExitTrigger, IncentiveRule, MetricValue, PenaltyRule
+from domain.exceptions import ContractNotFound, UnknownRule
 from domain.money import Money
+from domain.statement import credit_statement
 from domain.values import (
     DeliveryLocation,
     ExitPlan,
+    MeasurementPeriod,
     PointOfContact,
     Provenance,
     ServiceScope,
@@ -51,6 +55,7 @@ class CommandContext:
     principal_id: str
     idempotency_key: str | None = None
     status_code: int = 200
+    vendor_scope: str | None = None  # a vendor may act only on its own contracts
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,9 @@ class CommandResult:
     version: int
     position: int
 
+
+SNAPSHOT_INTERVAL = 100
+"""Contract streams are snapshotted every this many events."""
 
 META_FIELDS = ("originator_id", "originator_version", "timestamp", "provenance",
                "previous_hash", HASH_FIELD)
@@ -69,9 +77,11 @@ class ContractLedger(Application):
 
     name = "Ledger"
 
-    def __init__(self, env: dict[str, str] | None = None, commit_batch_size: int = 64):
+    def __init__(self, env: dict[str, str] | None = None, commit_batch_size: int = 64,
+                 dispute_window_days: int = 30):
         super().__init__(env)
         self.committer = GroupCommitter(self.save, max_batch=commit_batch_size)
+        self.dispute_window_days = dispute_window_days
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -166,9 +176,98 @@ class ContractLedger(Application):
         return self._execute(contract_id, expected_version, ctx, lambda c: (
             c.terminate(reason, effective_date, ctx.provenance)))
 
+    # -- performance, credits and exit triggers ----------------------------------------
+
+    def define_rule(self, contract_id: UUID, expected_version: int, *,
+                    rule: PenaltyRule | IncentiveRule, ctx: CommandContext) -> CommandResult:
+        """Define a penalty (service credit) or incentive (bonus) rule."""
+        if isinstance(rule, PenaltyRule):
+            return self._execute(contract_id, expected_version, ctx, lambda c: (
+                c.define_penalty_rule(rule, ctx.provenance)))
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.define_incentive_rule(rule, ctx.provenance)))
+
+    def amend_rule(self, contract_id: UUID, expected_version: int, *, rule_id: str,
+                   changes: dict[str, Any], rationale: str,
+                   ctx: CommandContext) -> CommandResult:
+        """Add a new version of a rule from a later effective date."""
+        def act(contract: Contract) -> None:
+            if rule_id in contract.penalty_rules:
+                latest: Any = contract.penalty_rules[rule_id][-1]
+                contract.amend_penalty_rule(_revised(latest, changes), rationale,
+                                            ctx.provenance)
+            elif rule_id in contract.incentive_rules:
+                latest = contract.incentive_rules[rule_id][-1]
+                contract.amend_incentive_rule(_revised(latest, changes), rationale,
+                                              ctx.provenance)
+            else:
+                raise UnknownRule(f"no rule {rule_id!r} on this contract")
+        return self._execute(contract_id, expected_version, ctx, act)
+
+    def retire_rule(self, contract_id: UUID, expected_version: int, *, rule_id: str,
+                    effective_from: date, reason: str, ctx: CommandContext) -> CommandResult:
+        """Stop applying a rule from an effective date."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: c.retire_rule(
+            rule_id, effective_from, reason, ctx.provenance))
+
+    def report_performance(self, contract_id: UUID, expected_version: int, *, period: str,
+                           values: tuple[MetricValue, ...], source: str,
+                           evidence_ref: str | None, correction_reason: str | None,
+                           ctx: CommandContext) -> CommandResult:
+        """Report (or correct) measured values for a period; evaluate them at once."""
+        report_id = ctx.provenance.correlation_id
+        if correction_reason is None:
+            return self._execute(contract_id, expected_version, ctx, lambda c: (
+                c.report_performance(report_id, period, values, source, evidence_ref,
+                                     _today(), ctx.provenance)))
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.correct_performance(report_id, period, values, source, evidence_ref,
+                                  correction_reason, _today(), ctx.provenance)))
+
+    def close_period(self, contract_id: UUID, expected_version: int, *, period: str,
+                     measurement_period: MeasurementPeriod,
+                     ctx: CommandContext) -> CommandResult:
+        """Close a period: evaluate metrics nobody reported by their rules' policy."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: c.close_period(
+            period, measurement_period, _today(), ctx.provenance))
+
+    def waive_penalty(self, contract_id: UUID, expected_version: int, *, penalty_id: str,
+                      reason: str, approver: str, ctx: CommandContext) -> CommandResult:
+        """Waive an assessed penalty."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: c.waive_penalty(
+            penalty_id, reason, approver, ctx.provenance))
+
+    def dispute_penalty(self, contract_id: UUID, expected_version: int, *, penalty_id: str,
+                        reason: str, evidence: str | None,
+                        ctx: CommandContext) -> CommandResult:
+        """Dispute an assessed penalty within the dispute window."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: c.dispute_penalty(
+            penalty_id, reason, evidence, _today(), self.dispute_window_days, ctx.provenance))
+
+    def resolve_dispute(self, contract_id: UUID, expected_version: int, *, penalty_id: str,
+                        outcome: str, amount: Money | None, reason: str,
+                        ctx: CommandContext) -> CommandResult:
+        """Resolve a dispute: upheld, overturned or adjusted."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: c.resolve_dispute(
+            penalty_id, outcome, amount, reason, ctx.provenance))
+
+    def define_exit_trigger(self, contract_id: UUID, expected_version: int, *,
+                            trigger: ExitTrigger, ctx: CommandContext) -> CommandResult:
+        """Define a performance exit trigger."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.define_exit_trigger(trigger, ctx.provenance)))
+
+    def credits(self, contract_id: UUID, *, vendor_scope: str | None = None) -> dict[str, Any]:
+        """Return the credits and incentives with totals owed each way per period and year."""
+        contract = self._load(contract_id)
+        _check_scope(contract, vendor_scope)
+        return {"contract_id": str(contract.id), "version": contract.version,
+                **credit_statement(contract)}
+
     def _execute(self, contract_id: UUID, expected_version: int, ctx: CommandContext,
                  act: Callable[[Contract], None]) -> CommandResult:
         contract = self._load(contract_id)
+        _check_scope(contract, ctx.vendor_scope)
         if contract.version != expected_version:
             raise StaleVersion(expected_version, contract.version)
         act(contract)
@@ -186,11 +285,27 @@ class ContractLedger(Application):
                 ctx.principal_id, ctx.idempotency_key, contract.id, contract.version,
                 ctx.status_code))
         recordings = self.committer.commit(events, completions)
+        self._snapshot_if_due(contract, len(events))
         return CommandResult(
             contract=present(contract),
             version=contract.version,
             position=max(r.notification.id for r in recordings),
         )
+
+    def _snapshot_if_due(self, contract: Contract, new_events: int) -> None:
+        # Saving events (not aggregates) bypasses the library's automatic snapshots,
+        # so take one whenever a command crosses a multiple of the interval.
+        if self.snapshots is None:
+            return
+        if contract.version // SNAPSHOT_INTERVAL > (contract.version - new_events) // \
+                SNAPSHOT_INTERVAL:
+            self.snapshots.put([Snapshot.take(contract)])
+
+    def create_tables(self) -> None:
+        """Create the event store, the snapshot store and the ledger's tables."""
+        self.recorder.create_table()  # type: ignore[attr-defined]
+        if self.snapshots is not None:
+            self.snapshots.recorder.create_table()  # type: ignore[attr-defined]
 
     # -- queries ---------------------------------------------------------------------
 
@@ -238,7 +353,18 @@ def present(contract: Contract) -> dict[str, Any]:
     for metric in contract.sla_metrics.values():
         item = plain_value(metric)
         item["retired_from"] = plain_value(contract.retired_metrics.get(metric.metric_id))
+        item["compliance"] = _compliance(contract, metric.metric_id)
         metrics.append(item)
+    rules = [
+        {"kind": kind, "rule_id": rule_id, "metric_id": versions[-1].metric_id,
+         "versions": plain_value(versions),
+         "retired_from": plain_value(contract.retired_rules.get(rule_id))}
+        for kind, rules_of_kind in (("penalty", contract.penalty_rules),
+                                    ("incentive", contract.incentive_rules))
+        for rule_id, versions in rules_of_kind.items()
+    ]
+    triggers = [{**plain_value(t), "fired": plain_value(contract.fired_triggers.get(t.trigger_id))}
+                for t in contract.exit_triggers.values()]
     exit_plan = None
     if contract.exit_plan is not None:
         exit_plan = {**plain_value(contract.exit_plan), "revision": contract.exit_plan_revision}
@@ -262,8 +388,23 @@ def present(contract: Contract) -> dict[str, Any]:
         "activated_on": plain_value(contract.activated_on),
         "renewals": plain_value(contract.renewals),
         "termination": plain_value(contract.termination),
+        "rules": rules,
+        "exit_triggers": triggers,
+        "credit_totals": credit_statement(contract)["totals"]["overall"],
         "created_at": _instant(contract.created_on),
         "updated_at": _instant(contract.modified_on),
+    }
+
+
+def _compliance(contract: Contract, metric_id: str) -> dict[str, Any]:
+    evaluations = sorted((e for e in contract.evaluations.values()
+                          if e["metric_id"] == metric_id), key=lambda e: e["period"])
+    last = evaluations[-1] if evaluations else None
+    return {
+        "periods_evaluated": len(evaluations),
+        "periods_met": sum(1 for e in evaluations if e["met"]),
+        "last_period": last["period"] if last else None,
+        "last_met": last["met"] if last else None,
     }
 
 
@@ -287,3 +428,12 @@ def present_event(event: Any) -> dict[str, Any]:
 
 def _instant(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _revised(rule: Any, changes: dict[str, Any]) -> Any:
+    # An amended rule is the latest version with the named fields replaced.
+    return replace(rule, **changes)

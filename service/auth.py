@@ -16,12 +16,16 @@ ROLES = ("admin", "procurement", "auditor", "vendor", "integration")
 READ_CONTRACTS = "contracts:read"
 WRITE_CONTRACTS = "contracts:write"
 READ_EVENTS = "events:read"
+REPORT_PERFORMANCE = "performance:report"
+DISPUTE_PENALTIES = "penalties:dispute"
 
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "admin": frozenset({READ_CONTRACTS, WRITE_CONTRACTS, READ_EVENTS}),
-    "procurement": frozenset({READ_CONTRACTS, WRITE_CONTRACTS, READ_EVENTS}),
+    "admin": frozenset({READ_CONTRACTS, WRITE_CONTRACTS, READ_EVENTS, REPORT_PERFORMANCE,
+                        DISPUTE_PENALTIES}),
+    "procurement": frozenset({READ_CONTRACTS, WRITE_CONTRACTS, READ_EVENTS, REPORT_PERFORMANCE}),
     "auditor": frozenset({READ_CONTRACTS, READ_EVENTS}),
-    "vendor": frozenset({READ_CONTRACTS, READ_EVENTS}),  # its own vendor's contracts only
+    # A vendor acts on its own vendor's contracts only (others are "not found").
+    "vendor": frozenset({READ_CONTRACTS, READ_EVENTS, REPORT_PERFORMANCE, DISPUTE_PENALTIES}),
     "integration": frozenset({READ_EVENTS}),
 }
 

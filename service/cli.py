@@ -27,7 +27,7 @@ def migrate() -> None:
     settings = Settings.from_env()
     ledger = build_ledger(settings)
     try:
-        ledger.recorder.create_table()  # type: ignore[attr-defined]
+        ledger.create_tables()
     finally:
         ledger.close()
     click.echo(f"migrated {_redacted(settings.database_url)}")

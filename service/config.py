@@ -24,6 +24,7 @@ class Settings:
     commit_batch_size: int = 64
     db_pool_size: int = 10
     aggregate_cache_size: int = 1000
+    dispute_window_days: int = 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +57,9 @@ class Settings:
             aggregate_cache_size=int(
                 number("LEDGER_AGGREGATE_CACHE_SIZE", cls.aggregate_cache_size)
             ),
+            dispute_window_days=int(
+                number("LEDGER_DISPUTE_WINDOW_DAYS", cls.dispute_window_days)
+            ),
         )
 
     @property
@@ -69,6 +73,8 @@ class Settings:
             # Web workers never create tables: `ledger migrate` does, once.
             "CREATE_TABLE": "n",
             "AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size),
+            # Long contract streams load from their latest snapshot (see application.py).
+            "IS_SNAPSHOTTING_ENABLED": "y",
         }
         if url.scheme == "sqlite":
             # sqlite:///relative/path, sqlite:////absolute/path, sqlite:///:memory:

@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import wraps
 from typing import Any
 from uuid import UUID
@@ -101,6 +102,7 @@ def command(
                 provenance=Provenance(who.key_id, who.role, g.request_id),
                 principal_id=who.key_id,
                 status_code=status,
+                vendor_scope=who.vendor_scope,
             )
             key = request.headers.get("Idempotency-Key")
             if key is None:
@@ -113,8 +115,7 @@ def command(
             if replay is not None:
                 return replay
             try:
-                result = view(*args, ctx=CommandContext(
-                    ctx.provenance, ctx.principal_id, key, status), **kwargs)
+                result = view(*args, ctx=replace(ctx, idempotency_key=key), **kwargs)
             except BaseException:
                 # Nothing was recorded: free the key so the request can be retried.
                 ledger().tables.release_idempotency_key(who.key_id, key)

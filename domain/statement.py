@@ -1,0 +1,48 @@
+"""The credit statement: what is owed each way, per period, contract year and overall."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from domain.chain import plain_value
+from domain.contract import Contract
+from domain.credits import round_money
+
+COLUMNS = ("credits_owed_by_vendor", "incentives_owed_to_vendor")
+
+
+def credit_statement(contract: Contract) -> dict[str, Any]:
+    """Every penalty and incentive, and totals owed each way per period, year and overall."""
+    currency = contract.value.currency
+    zero = Decimal(0)
+    by_period: dict[str, dict[str, Decimal]] = {}
+    by_year: dict[int, dict[str, Decimal]] = {}
+    overall = dict.fromkeys(COLUMNS, zero)
+    for items, column in zip((contract.penalties, contract.incentives), COLUMNS, strict=True):
+        for item in items.values():
+            owed = item["owed"].amount
+            for bucket in (by_period.setdefault(item["period"], {}),
+                           by_year.setdefault(item["contract_year"], {}), overall):
+                bucket[column] = bucket.get(column, zero) + owed
+
+    def money(bucket: dict[str, Decimal]) -> dict[str, Any]:
+        return {column: plain_value(round_money(bucket.get(column, zero), currency))
+                for column in COLUMNS}
+
+    return {
+        "penalties": [_credit_view(p) for p in contract.penalties.values()],
+        "incentives": [_credit_view(i) for i in contract.incentives.values()],
+        "totals": {
+            "overall": money(overall),
+            "by_period": [{"period": p, **money(b)} for p, b in sorted(by_period.items())],
+            "by_contract_year": [{"contract_year": y, **money(b)}
+                                 for y, b in sorted(by_year.items())],
+        },
+    }
+
+
+def _credit_view(item: dict[str, Any]) -> dict[str, Any]:
+    view = {k: plain_value(v) for k, v in item.items()}
+    view["assessed_in_version"] = view.pop("version")
+    return view
