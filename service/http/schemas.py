@@ -237,12 +237,16 @@ class TerminationSchema(StrictSchema):
     effective_date = fields.Date(required=True)
 
 
+MAX_VERSION = 2**63 - 1  # stores keep versions as signed 64-bit integers
+
+
 class VersionQuerySchema(StrictSchema):
-    version = fields.Integer(strict=False, validate=validate.Range(min=1))
+    version = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_VERSION))
 
 
 class EventsQuerySchema(StrictSchema):
-    after = fields.Integer(strict=False, load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(strict=False, load_default=0,
+                           validate=validate.Range(min=0, max=MAX_VERSION))
     limit = fields.Integer(strict=False, load_default=100, validate=validate.Range(min=1, max=1000))
 
 
