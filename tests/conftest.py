@@ -71,7 +71,7 @@ def migrate(url: str) -> Settings:
     settings = Settings(database_url=url)
     ledger = build_ledger(settings)
     try:
-        ledger.recorder.create_table()  # type: ignore[attr-defined]
+        ledger.create_tables()
     finally:
         ledger.close()
     return settings
