@@ -336,7 +336,7 @@ class ContractLedger(Application):
         if vendor_scope is not None:
             _check_scope(self._load(contract_id), vendor_scope)
         events = list(self.events.get(contract_id, gt=after, limit=limit))
-        if not events and after == 0:
+        if not events and not self.recorder.select_events(contract_id, limit=1):
             raise ContractNotFound(f"no contract {contract_id}")
         return [present_event(e) for e in events]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -143,7 +144,14 @@ def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
         status = error.code or 500
-        slug = _HTTP_SLUGS.get(status, "malformed-request" if status < 500 else "internal-error")
+        slug = _HTTP_SLUGS.get(status)
+        if slug is None:
+            # Other HTTP errors (416 on a static asset, say) keep their own status.
+            response = error.get_response()
+            response.headers["Content-Type"] = "application/problem+json"
+            response.set_data(json.dumps({"type": "about:blank", "title": error.name,
+                                          "status": status, "detail": error.description}))
+            return response
         headers = {}
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]

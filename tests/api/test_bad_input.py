@@ -177,6 +177,7 @@ class TestReads:
     def test_an_unknown_contract_is_a_404(self, api: Api) -> None:
         assert api.get(f"/v1/contracts/{uuid.uuid4()}").status_code == 404
         assert api.get(f"/v1/contracts/{uuid.uuid4()}/events").status_code == 404
+        assert api.get(f"/v1/contracts/{uuid.uuid4()}/events?after=1").status_code == 404
 
     def test_a_path_that_is_not_a_uuid_is_a_404(self, api: Api) -> None:
         assert api.get("/v1/contracts/42").json["type"] == "/problems/not-found"
