@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service.app import build_ledger, create_app
+from service.application import ContractLedger
 from service.auth import create_api_key
 from service.config import Settings
 from tests.support import Api
@@ -110,6 +111,21 @@ def tokens(app: Flask) -> Tokens:
         result.vendors[vendor] = create_api_key(tables, "vendor", vendor, f"test {vendor}")[1]
     result.by_role["vendor"] = result.vendors["acme"]
     return result
+
+
+@pytest.fixture
+def fresh_ledger(fresh_store_url: str) -> Iterator[ContractLedger]:
+    """The application on a store of its own."""
+    app = build_ledger(Settings(database_url=fresh_store_url))
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def fresh_api(fresh_store_url: str, fresh_ledger: ContractLedger) -> Api:
+    """Procurement, talking to an app on a store of its own."""
+    flask_app = create_app(Settings(database_url=fresh_store_url), fresh_ledger)
+    return Api(flask_app.test_client(), create_api_key(fresh_ledger.tables, "procurement")[1])
 
 
 @pytest.fixture
