@@ -259,7 +259,7 @@ class ContractLedger(Application):
 
     def credits(self, contract_id: UUID, *, vendor_scope: str | None = None) -> dict[str, Any]:
         """Return the credits and incentives with totals owed each way per period and year."""
-        contract = self._load(contract_id)
+        contract = self._load(contract_id, for_update=False)
         _check_scope(contract, vendor_scope)
         return {"contract_id": str(contract.id), "version": contract.version,
                 **credit_statement(contract)}
@@ -309,9 +309,12 @@ class ContractLedger(Application):
 
     # -- queries ---------------------------------------------------------------------
 
-    def _load(self, contract_id: UUID, version: int | None = None) -> Contract:
+    def _load(self, contract_id: UUID, version: int | None = None, *,
+              for_update: bool = True) -> Contract:
         try:
-            contract: Any = self.repository.get(contract_id, version=version)
+            # Reads never mutate, so they may share the cached object without a copy.
+            contract: Any = self.repository.get(contract_id, version=version,
+                                                deepcopy_from_cache=for_update)
         except AggregateNotFoundError:
             raise ContractNotFound(f"no contract {contract_id}") from None
         assert isinstance(contract, Contract)
@@ -320,7 +323,7 @@ class ContractLedger(Application):
     def get_contract(self, contract_id: UUID, *, version: int | None = None,
                      vendor_scope: str | None = None) -> dict[str, Any]:
         """Return the contract's state, now or as of one of its versions."""
-        contract = self._load(contract_id, version)
+        contract = self._load(contract_id, version, for_update=False)
         if version is not None and contract.version != version:
             raise ContractNotFound(f"contract {contract_id} has no version {version}")
         _check_scope(contract, vendor_scope)
@@ -334,7 +337,7 @@ class ContractLedger(Application):
                         vendor_scope: str | None = None) -> list[dict[str, Any]]:
         """Return a contract's events oldest first, with their hash links."""
         if vendor_scope is not None:
-            _check_scope(self._load(contract_id), vendor_scope)
+            _check_scope(self._load(contract_id, for_update=False), vendor_scope)
         events = list(self.events.get(contract_id, gt=after, limit=limit))
         if not events and not self.recorder.select_events(contract_id, limit=1):
             raise ContractNotFound(f"no contract {contract_id}")

@@ -103,7 +103,9 @@ class Settings:
                 "POSTGRES_SCHEMA": query.get("schema", "public"),
                 "POSTGRES_POOL_SIZE": str(self.db_pool_size),
                 "POSTGRES_MAX_OVERFLOW": "0",
-                "POSTGRES_PRE_PING": "y",
+                # No pre-ping: it costs a round trip per query; broken connections are
+                # retried by the library and replaced by the pool.
+                "POSTGRES_PRE_PING": "n",
                 "POSTGRES_LOCK_TIMEOUT": "10",
                 "APPLICATION_RECORDER_TOPIC": "service.storage:LedgerPostgresRecorder",
             }

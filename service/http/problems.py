@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -147,10 +146,13 @@ def register_problem_handlers(app: Flask) -> None:
         slug = _HTTP_SLUGS.get(status)
         if slug is None:
             # Other HTTP errors (416 on a static asset, say) keep their own status.
-            response = error.get_response()
-            response.headers["Content-Type"] = "application/problem+json"
-            response.set_data(json.dumps({"type": "about:blank", "title": error.name,
-                                          "status": status, "detail": error.description}))
+            response = jsonify({"type": "about:blank", "title": error.name, "status": status,
+                                "detail": error.description})
+            response.status_code = status
+            response.mimetype = "application/problem+json"
+            for name, value in error.get_headers():
+                if name.lower() != "content-type":
+                    response.headers[name] = value
             return response
         headers = {}
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
