@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
@@ -28,13 +28,23 @@ from domain.exceptions import (
     ContractAlreadyActive,
     ContractNotActive,
     ContractTerminated,
+    CorrectiveActionClosed,
+    CorrectiveActionsOpen,
     DisputeWindowClosed,
+    DuplicateId,
     EffectiveDateOutOfTerm,
     EmptyAmendment,
+    ExitAlreadyInitiated,
+    ExitNotInitiated,
+    ExitPlanIncomplete,
+    FindingClosed,
     IllegalCreditTransition,
+    IllegalExitStepTransition,
+    IllegalProposalTransition,
     InvalidRenewal,
     InvalidValue,
     NothingToCorrect,
+    NoticeDeadlinePassed,
     PerformanceAlreadyReported,
     PeriodAlreadyClosed,
     PeriodNotOver,
@@ -44,10 +54,26 @@ from domain.exceptions import (
     SlaMetricNotInForce,
     SlaMetricRetired,
     TriggerAlreadyDefined,
+    TriggerNotFired,
+    UnknownCorrectiveAction,
+    UnknownFinding,
     UnknownPenalty,
+    UnknownProposal,
     UnknownRule,
     UnknownSlaMetric,
+    UnknownTrigger,
     WrongMeasurementPeriod,
+)
+from domain.governance import (
+    Cadence,
+    CadenceKind,
+    FindingSpec,
+    HealthRating,
+    ProposalDecision,
+    ReviewKind,
+    Scorecard,
+    Severity,
+    check_saving,
 )
 from domain.money import Money
 from domain.periods import Period
@@ -65,6 +91,7 @@ from domain.values import (
     Term,
     TermChanges,
     Vendor,
+    check_slug,
     check_text,
 )
 
@@ -272,7 +299,115 @@ class Contract(Aggregate):
 
     class ExitTriggerFired(Event):
         trigger_id: str
+        condition: str
         evidence: tuple[dict[str, Any], ...]
+
+    # -- governance --
+
+    class GovernanceCadenceDeclared(Event):
+        cadences: tuple[Cadence, ...]
+
+    class HealthCheckConducted(Event):
+        check_id: str
+        conducted_on: date
+        assessors: tuple[str, ...]
+        scope: str
+        overall_rating: HealthRating
+
+    class FindingRecorded(Event):
+        check_id: str
+        finding: FindingSpec
+
+    class CorrectiveActionPlanned(Event):
+        finding_id: str
+        action_id: str
+        description: str
+        owner: str
+        due_date: date
+
+    class CorrectiveActionUpdated(Event):
+        finding_id: str
+        action_id: str
+        progress: str
+        due_date: date
+
+    class CorrectiveActionCompleted(Event):
+        finding_id: str
+        action_id: str
+        completed_on: date
+        note: str
+
+    class FindingResolved(Event):
+        finding_id: str
+        evidence: str
+        resolved_on: date
+
+    class FindingRiskAccepted(Event):
+        finding_id: str
+        approver: str
+        reason: str
+
+    class FindingResponded(Event):
+        finding_id: str
+        response: str
+
+    class ReviewHeld(Event):
+        review_id: str
+        kind: ReviewKind
+        held_on: date
+        period: str
+        attendees: tuple[str, ...]
+        decisions: tuple[str, ...]
+        scorecard: Scorecard | None
+
+    class ImprovementProposed(Event):
+        proposal_id: str
+        title: str
+        expected_benefit: str
+        estimated_saving: Money | None
+
+    class ProposalDecided(Event):
+        proposal_id: str
+        decision: ProposalDecision
+        reason: str
+
+    class ProposalImplemented(Event):
+        proposal_id: str
+        realised_benefit: str
+        realised_saving: Money | None
+
+    # -- exit --
+
+    class ExitTriggerDismissed(Event):
+        trigger_id: str
+        reason: str
+
+    class ExitInitiated(Event):
+        reason: str
+        trigger_id: str | None
+        initiated_on: date
+
+    class ExitStepStarted(Event):
+        step_id: str
+        started_on: date
+
+    class ExitStepCompleted(Event):
+        step_id: str
+        completed_on: date
+        note: str
+
+    class ExitSpendRecorded(Event):
+        amount: Money
+        description: str
+        spent_on: date
+
+    class ExitPlanOverridden(Event):
+        reason: str
+        incomplete_steps: tuple[str, ...]
+
+    class RenewalDeadlineOverridden(Event):
+        reason: str
+        notice_deadline: date
 
     chain_head: str  # set by every event's mutate(); not a constructor argument
 
@@ -359,7 +494,16 @@ class Contract(Aggregate):
         self.incentives: dict[str, dict[str, Any]] = {}
         self.closed_periods: dict[str, str] = {}
         self.exit_triggers: dict[str, ExitTrigger] = {}
-        self.fired_triggers: dict[str, dict[str, Any]] = {}
+        self.trigger_firings: dict[str, list[dict[str, Any]]] = {}
+        # Governance and exit.
+        self.cadences: dict[str, Cadence] = {}
+        self.health_checks: dict[str, dict[str, Any]] = {}
+        self.findings: dict[str, dict[str, Any]] = {}
+        self.reviews: dict[str, dict[str, Any]] = {}
+        self.proposals: dict[str, dict[str, Any]] = {}
+        self.exit: Any = None  # the initiated exit: reason, steps, spend
+        self.exit_overrides: list[dict[str, Any]] = []
+        self.renewal_overrides: list[dict[str, Any]] = []
 
     # -- checks ----------------------------------------------------------------------
 
@@ -584,15 +728,30 @@ class Contract(Aggregate):
         self.status = ContractStatus.ACTIVE
         self.activated_on = effective_date
 
-    def renew(self, new_end: date, reason: str, provenance: Provenance) -> None:
-        """Extend the term of an active contract to a later end date."""
+    def renew(self, new_end: date, reason: str, today: date, provenance: Provenance,
+              override_reason: str | None = None) -> None:
+        """Extend the term of an active contract; after the notice deadline only with an
+        explicit override and its reason."""
         self._check_not_terminated()
         if self.status is not ContractStatus.ACTIVE:
             raise ContractNotActive("only an active contract can be renewed")
         check_text(reason, "reason")
         if new_end <= self.term.end:
             raise InvalidRenewal(f"a renewal must end after the current end ({self.term.end})")
+        deadline = self.notice_deadline()
+        if today > deadline:
+            if override_reason is None:
+                raise NoticeDeadlinePassed(
+                    f"the notice deadline was {deadline}; renew with an override and its reason")
+            check_text(override_reason, "override reason")
+            self._override_deadline(reason=override_reason, notice_deadline=deadline,
+                                    provenance=provenance)
         self._renew(new_end=new_end, reason=reason, provenance=provenance)
+
+    @event(RenewalDeadlineOverridden)
+    def _override_deadline(self, reason: str, notice_deadline: date,
+                           provenance: Provenance) -> None:
+        self.renewal_overrides.append({"reason": reason, "notice_deadline": notice_deadline})
 
     @event(ContractRenewed)
     def _renew(self, new_end: date, reason: str, provenance: Provenance) -> None:
@@ -604,13 +763,32 @@ class Contract(Aggregate):
             renewal=self.term.renewal,
         )
 
-    def terminate(self, reason: str, effective_date: date, provenance: Provenance) -> None:
-        """End the contract (a draft may be abandoned, an active contract terminated)."""
+    def terminate(self, reason: str, effective_date: date, provenance: Provenance,
+                  override_reason: str | None = None) -> None:
+        """End the contract. A draft may simply be abandoned; an active contract needs its
+        exit plan's mandatory steps completed, or an override with a reason (the service
+        lets only an admin give one)."""
         self._check_not_terminated()
         check_text(reason, "reason")
         if self.status is ContractStatus.ACTIVE:
             self._check_within_term(effective_date, "termination date")
+            incomplete = self.incomplete_mandatory_steps()
+            if incomplete:
+                if override_reason is None:
+                    raise ExitPlanIncomplete(
+                        "complete the exit plan's mandatory steps first: "
+                        + ", ".join(incomplete))
+                check_text(override_reason, "override reason")
+                self._override_exit_plan(reason=override_reason,
+                                         incomplete_steps=tuple(incomplete),
+                                         provenance=provenance)
         self._terminate(reason=reason, effective_date=effective_date, provenance=provenance)
+
+    @event(ExitPlanOverridden)
+    def _override_exit_plan(self, reason: str, incomplete_steps: tuple[str, ...],
+                            provenance: Provenance) -> None:
+        self.exit_overrides.append({"reason": reason, "incomplete_steps": list(incomplete_steps),
+                                    "by": provenance.actor_id})
 
     @event(ContractTerminated)
     def _terminate(self, reason: str, effective_date: date, provenance: Provenance) -> None:
@@ -1137,6 +1315,9 @@ class Contract(Aggregate):
         if trigger.amount is not None and trigger.amount.currency != self.value.currency:
             raise InvalidValue(f"trigger amounts must be in {self.value.currency}")
         self._define_exit_trigger(trigger=trigger, provenance=provenance)
+        if trigger.kind is TriggerKind.MANUAL:  # procurement's judgement: true at once
+            self._fire_once(trigger.trigger_id, "manual", ({"reason": trigger.reason},),
+                            provenance)
 
     @event(ExitTriggerDefined)
     def _define_exit_trigger(self, trigger: ExitTrigger, provenance: Provenance) -> None:
@@ -1144,15 +1325,22 @@ class Contract(Aggregate):
 
     def _fire_triggers(self, metric_id: str, period: Period, provenance: Provenance) -> None:
         for trigger in self.exit_triggers.values():
-            if trigger.trigger_id in self.fired_triggers:
-                continue
-            evidence = self._trigger_evidence(trigger, metric_id, period)
-            if evidence is not None:
-                self._fire(trigger_id=trigger.trigger_id, evidence=evidence,
-                           provenance=provenance)
+            found = self._trigger_evidence(trigger, metric_id, period)
+            if found is not None:
+                self._fire_once(trigger.trigger_id, *found, provenance)
 
-    def _trigger_evidence(self, trigger: ExitTrigger, metric_id: str,
-                          period: Period) -> tuple[dict[str, Any], ...] | None:
+    def _fire_once(self, trigger_id: str, condition: str,
+                   evidence: tuple[dict[str, Any], ...], provenance: Provenance) -> None:
+        # A trigger fires once per condition, and not again while a firing is open.
+        firings = self.trigger_firings.get(trigger_id, [])
+        if any(f["status"] == "fired" or f["condition"] == condition for f in firings):
+            return
+        self._fire(trigger_id=trigger_id, condition=condition, evidence=evidence,
+                   provenance=provenance)
+
+    def _trigger_evidence(
+        self, trigger: ExitTrigger, metric_id: str, period: Period
+    ) -> tuple[str, tuple[dict[str, Any], ...]] | None:
         if trigger.kind is TriggerKind.CONSECUTIVE_BREACHES:
             if trigger.metric_id != metric_id or trigger.periods is None:
                 return None
@@ -1165,7 +1353,13 @@ class Contract(Aggregate):
                 breaches.insert(0, {"event": "SlaBreached", "version": evaluation["version"],
                                     "period": current.label})
                 current = current.previous()
-            return tuple(breaches)
+            streak_start = current.next()
+            while (earlier := self.evaluations.get(
+                    _key(metric_id, streak_start.previous().label))) and not earlier["met"]:
+                streak_start = streak_start.previous()
+            return f"{metric_id} breached from {streak_start.label}", tuple(breaches)
+        if trigger.kind is not TriggerKind.CREDITS_EXCEED:
+            return None
         assert trigger.amount is not None
         window_start = _anniversary(period.end, -1)
         credits = [p for p in self.penalties.values() if p["owed"].amount > 0 and
@@ -1173,18 +1367,463 @@ class Contract(Aggregate):
         total = sum((p["owed"].amount for p in credits), Decimal(0))
         if total <= trigger.amount.amount:
             return None
-        return tuple({"event": "PenaltyAssessed", "version": p["version"], "period": p["period"],
-                      "amount": plain_value(p["owed"])} for p in credits)
+        return f"credits owed above {trigger.amount.amount} at {period.label}", tuple(
+            {"event": "PenaltyAssessed", "version": p["version"], "period": p["period"],
+             "amount": plain_value(p["owed"])} for p in credits)
 
     def _period_end(self, penalty: dict[str, Any]) -> date:
         kind = self.sla_metrics[penalty["metric_id"]].measurement_period
         return Period.parse(penalty["period"], kind).end
 
     @event(ExitTriggerFired)
-    def _fire(self, trigger_id: str, evidence: tuple[dict[str, Any], ...],
+    def _fire(self, trigger_id: str, condition: str, evidence: tuple[dict[str, Any], ...],
               provenance: Provenance) -> None:
-        self.fired_triggers[trigger_id] = {"trigger_id": trigger_id, "evidence": list(evidence),
-                                           "version": self.version + 1}
+        self.trigger_firings.setdefault(trigger_id, []).append({
+            "condition": condition, "evidence": list(evidence), "version": self.version + 1,
+            "status": "fired"})
+
+    # -- governance: cadence, health checks, findings, reviews -------------------------
+
+    def declare_cadence(self, cadences: tuple[Cadence, ...], provenance: Provenance) -> None:
+        """Declare how often each review and the health check are due (replaces the last)."""
+        self._check_not_terminated()
+        kinds = [c.kind for c in cadences]
+        if not cadences or len(set(kinds)) != len(kinds):
+            raise InvalidValue("declare each cadence kind once, and at least one")
+        self._declare_cadence(cadences=tuple(cadences), provenance=provenance)
+
+    @event(GovernanceCadenceDeclared)
+    def _declare_cadence(self, cadences: tuple[Cadence, ...], provenance: Provenance) -> None:
+        self.cadences = {c.kind.value: c for c in cadences}
+
+    def _check_new_id(self, kind: str, new_id: str, taken: Any) -> None:
+        if new_id in taken:
+            raise DuplicateId(f"{kind} {new_id!r} exists already")
+
+    def conduct_health_check(self, check_id: str, conducted_on: date, assessors: tuple[str, ...],
+                             scope: str, overall_rating: HealthRating,
+                             findings: tuple[FindingSpec, ...], provenance: Provenance) -> None:
+        """Record a health check and its findings in one append."""
+        self._check_not_terminated()
+        check_slug(check_id, "health check id")
+        self._check_new_id("health check", check_id, self.health_checks)
+        if not assessors:
+            raise InvalidValue("a health check names its assessors")
+        for assessor in assessors:
+            check_text(assessor, "assessor", 200)
+        check_text(scope, "scope")
+        ids = [f.finding_id for f in findings]
+        if len(set(ids)) != len(ids):
+            raise InvalidValue("finding ids must be unique")
+        for finding in findings:
+            self._check_new_id("finding", finding.finding_id, self.findings)
+            if finding.due_date < conducted_on:
+                raise InvalidValue(f"finding {finding.finding_id} is due before the check")
+        self._conduct_health_check(check_id=check_id, conducted_on=conducted_on,
+                                   assessors=tuple(assessors), scope=scope,
+                                   overall_rating=overall_rating, provenance=provenance)
+        for finding in findings:
+            self._record_finding(check_id=check_id, finding=finding, provenance=provenance)
+
+    @event(HealthCheckConducted)
+    def _conduct_health_check(self, check_id: str, conducted_on: date,
+                              assessors: tuple[str, ...], scope: str,
+                              overall_rating: HealthRating, provenance: Provenance) -> None:
+        self.health_checks[check_id] = {
+            "check_id": check_id, "conducted_on": conducted_on, "assessors": list(assessors),
+            "scope": scope, "overall_rating": overall_rating, "version": self.version + 1}
+
+    @event(FindingRecorded)
+    def _record_finding(self, check_id: str, finding: FindingSpec,
+                        provenance: Provenance) -> None:
+        self.findings[finding.finding_id] = {
+            **vars(finding), "check_id": check_id,
+            "status": "open", "actions": {}, "responses": [], "closure": None,
+            "version": self.version + 1}
+
+    def _open_finding(self, finding_id: str) -> dict[str, Any]:
+        self._check_not_terminated()
+        if finding_id not in self.findings:
+            raise UnknownFinding(f"no finding {finding_id!r} on this contract")
+        finding = self.findings[finding_id]
+        if finding["status"] != "open":
+            raise FindingClosed(f"finding {finding_id!r} is {finding['status']}")
+        return finding
+
+    def plan_corrective_action(self, finding_id: str, action_id: str, description: str,
+                               owner: str, due_date: date, provenance: Provenance) -> None:
+        """Plan a corrective action for an open finding."""
+        finding = self._open_finding(finding_id)
+        check_slug(action_id, "action id")
+        self._check_new_id("corrective action", action_id, finding["actions"])
+        check_text(description, "description")
+        check_text(owner, "owner", 200)
+        self._plan_action(finding_id=finding_id, action_id=action_id, description=description,
+                          owner=owner, due_date=due_date, provenance=provenance)
+
+    @event(CorrectiveActionPlanned)
+    def _plan_action(self, finding_id: str, action_id: str, description: str, owner: str,
+                     due_date: date, provenance: Provenance) -> None:
+        self.findings[finding_id]["actions"][action_id] = {
+            "action_id": action_id, "description": description, "owner": owner,
+            "due_date": due_date, "status": "planned", "updates": [], "completed_on": None}
+
+    def _open_action(self, finding_id: str, action_id: str) -> dict[str, Any]:
+        finding = self._open_finding(finding_id)
+        if action_id not in finding["actions"]:
+            raise UnknownCorrectiveAction(f"no corrective action {action_id!r} on {finding_id}")
+        action = finding["actions"][action_id]
+        if action["status"] == "completed":
+            raise CorrectiveActionClosed(f"corrective action {action_id!r} was completed")
+        return action
+
+    def update_corrective_action(self, finding_id: str, action_id: str, progress: str,
+                                 due_date: date | None, provenance: Provenance) -> None:
+        """Record progress on a corrective action (and possibly a new due date)."""
+        action = self._open_action(finding_id, action_id)
+        check_text(progress, "progress")
+        self._update_action(finding_id=finding_id, action_id=action_id, progress=progress,
+                            due_date=due_date or action["due_date"], provenance=provenance)
+
+    @event(CorrectiveActionUpdated)
+    def _update_action(self, finding_id: str, action_id: str, progress: str, due_date: date,
+                       provenance: Provenance) -> None:
+        action = self.findings[finding_id]["actions"][action_id]
+        action["status"] = "in_progress"
+        action["due_date"] = due_date
+        action["updates"].append(progress)
+
+    def complete_corrective_action(self, finding_id: str, action_id: str, completed_on: date,
+                                   note: str, provenance: Provenance) -> None:
+        """Complete a corrective action."""
+        self._open_action(finding_id, action_id)
+        check_text(note, "note")
+        self._complete_action(finding_id=finding_id, action_id=action_id,
+                              completed_on=completed_on, note=note, provenance=provenance)
+
+    @event(CorrectiveActionCompleted)
+    def _complete_action(self, finding_id: str, action_id: str, completed_on: date, note: str,
+                         provenance: Provenance) -> None:
+        action = self.findings[finding_id]["actions"][action_id]
+        action["status"] = "completed"
+        action["completed_on"] = completed_on
+        action["updates"].append(note)
+
+    def resolve_finding(self, finding_id: str, evidence: str, resolved_on: date,
+                        provenance: Provenance) -> None:
+        """Resolve a finding with evidence, once its corrective actions are completed."""
+        finding = self._open_finding(finding_id)
+        check_text(evidence, "evidence")
+        open_actions = [a for a, v in finding["actions"].items() if v["status"] != "completed"]
+        if open_actions:
+            raise CorrectiveActionsOpen(
+                f"complete the corrective actions first: {', '.join(sorted(open_actions))}")
+        self._resolve_finding(finding_id=finding_id, evidence=evidence, resolved_on=resolved_on,
+                              provenance=provenance)
+
+    @event(FindingResolved)
+    def _resolve_finding(self, finding_id: str, evidence: str, resolved_on: date,
+                         provenance: Provenance) -> None:
+        self.findings[finding_id]["status"] = "resolved"
+        self.findings[finding_id]["closure"] = {"evidence": evidence, "on": resolved_on}
+
+    def accept_finding_risk(self, finding_id: str, approver: str, reason: str,
+                            provenance: Provenance) -> None:
+        """Accept a finding as a risk instead of resolving it (approver and reason)."""
+        self._open_finding(finding_id)
+        check_text(approver, "approver", 200)
+        check_text(reason, "reason")
+        self._accept_risk(finding_id=finding_id, approver=approver, reason=reason,
+                          provenance=provenance)
+
+    @event(FindingRiskAccepted)
+    def _accept_risk(self, finding_id: str, approver: str, reason: str,
+                     provenance: Provenance) -> None:
+        self.findings[finding_id]["status"] = "risk_accepted"
+        self.findings[finding_id]["closure"] = {"approver": approver, "reason": reason}
+
+    def respond_to_finding(self, finding_id: str, response: str,
+                           provenance: Provenance) -> None:
+        """Record the vendor's response to a finding."""
+        self._open_finding(finding_id)
+        check_text(response, "response")
+        self._respond(finding_id=finding_id, response=response, provenance=provenance)
+
+    @event(FindingResponded)
+    def _respond(self, finding_id: str, response: str, provenance: Provenance) -> None:
+        self.findings[finding_id]["responses"].append(
+            {"response": response, "by": provenance.actor_id, "version": self.version + 1})
+
+    def hold_review(self, review_id: str, kind: ReviewKind, held_on: date, period: str,
+                    attendees: tuple[str, ...], decisions: tuple[str, ...],
+                    scorecard: Scorecard | None, provenance: Provenance) -> None:
+        """Record a governance review; a scorecard review carries a balanced scorecard."""
+        self._check_not_terminated()
+        check_slug(review_id, "review id")
+        self._check_new_id("review", review_id, self.reviews)
+        check_text(period, "period", 50)
+        if not attendees:
+            raise InvalidValue("a review names its attendees")
+        if (kind is ReviewKind.SCORECARD) != (scorecard is not None):
+            raise InvalidValue("a scorecard review, and only one, carries a balanced scorecard")
+        self._hold_review(review_id=review_id, kind=kind, held_on=held_on, period=period,
+                          attendees=tuple(attendees), decisions=tuple(decisions),
+                          scorecard=scorecard, provenance=provenance)
+
+    @event(ReviewHeld)
+    def _hold_review(self, review_id: str, kind: ReviewKind, held_on: date, period: str,
+                     attendees: tuple[str, ...], decisions: tuple[str, ...],
+                     scorecard: Scorecard | None, provenance: Provenance) -> None:
+        self.reviews[review_id] = {
+            "review_id": review_id, "kind": kind, "held_on": held_on, "period": period,
+            "attendees": list(attendees), "decisions": list(decisions), "scorecard": scorecard,
+            "version": self.version + 1}
+
+    # -- improvement proposals -------------------------------------------------------
+
+    def propose_improvement(self, proposal_id: str, title: str, expected_benefit: str,
+                            estimated_saving: Money | None, provenance: Provenance) -> None:
+        """Propose an improvement (vendor or procurement)."""
+        self._check_not_terminated()
+        check_slug(proposal_id, "proposal id")
+        self._check_new_id("proposal", proposal_id, self.proposals)
+        check_text(title, "title", 200)
+        check_text(expected_benefit, "expected benefit")
+        check_saving(estimated_saving)
+        self._propose(proposal_id=proposal_id, title=title, expected_benefit=expected_benefit,
+                      estimated_saving=estimated_saving, provenance=provenance)
+
+    @event(ImprovementProposed)
+    def _propose(self, proposal_id: str, title: str, expected_benefit: str,
+                 estimated_saving: Money | None, provenance: Provenance) -> None:
+        self.proposals[proposal_id] = {
+            "proposal_id": proposal_id, "title": title, "expected_benefit": expected_benefit,
+            "estimated_saving": estimated_saving, "proposed_by": provenance.actor_role,
+            "status": "proposed", "decision_reason": None, "realised_benefit": None,
+            "realised_saving": None, "version": self.version + 1}
+
+    def _proposal(self, proposal_id: str) -> dict[str, Any]:
+        self._check_not_terminated()
+        if proposal_id not in self.proposals:
+            raise UnknownProposal(f"no improvement proposal {proposal_id!r}")
+        return self.proposals[proposal_id]
+
+    def decide_proposal(self, proposal_id: str, decision: ProposalDecision, reason: str,
+                        provenance: Provenance) -> None:
+        """Accept, reject or defer a proposal (a deferred one may be decided again)."""
+        proposal = self._proposal(proposal_id)
+        if proposal["status"] not in ("proposed", "deferred"):
+            raise IllegalProposalTransition(f"a {proposal['status']} proposal cannot be decided")
+        check_text(reason, "reason")
+        self._decide(proposal_id=proposal_id, decision=decision, reason=reason,
+                     provenance=provenance)
+
+    @event(ProposalDecided)
+    def _decide(self, proposal_id: str, decision: ProposalDecision, reason: str,
+                provenance: Provenance) -> None:
+        self.proposals[proposal_id]["status"] = decision.value
+        self.proposals[proposal_id]["decision_reason"] = reason
+
+    def implement_proposal(self, proposal_id: str, realised_benefit: str,
+                           realised_saving: Money | None, provenance: Provenance) -> None:
+        """Record that an accepted proposal was implemented, with its realised benefit."""
+        proposal = self._proposal(proposal_id)
+        if proposal["status"] != "accepted":
+            raise IllegalProposalTransition(
+                f"only an accepted proposal is implemented; this one is {proposal['status']}")
+        check_text(realised_benefit, "realised benefit")
+        check_saving(realised_saving)
+        self._implement(proposal_id=proposal_id, realised_benefit=realised_benefit,
+                        realised_saving=realised_saving, provenance=provenance)
+
+    @event(ProposalImplemented)
+    def _implement(self, proposal_id: str, realised_benefit: str,
+                   realised_saving: Money | None, provenance: Provenance) -> None:
+        self.proposals[proposal_id].update(status="implemented",
+                                           realised_benefit=realised_benefit,
+                                           realised_saving=realised_saving)
+
+    # -- overdue, as of a day ----------------------------------------------------------
+
+    def governance_status(self, as_of: date) -> dict[str, Any]:
+        """Return, as of a day, each cadence's last and next date and what is overdue."""
+        reference = self.activated_on or self.term.start
+        cadences = []
+        for cadence in self.cadences.values():
+            last = self._last_held(cadence.kind)
+            next_due = cadence.next_due(last or reference)
+            cadences.append({"kind": cadence.kind.value, "every": cadence.every,
+                             "unit": cadence.unit.value, "last_held": last,
+                             "next_due": next_due, "overdue": next_due < as_of})
+        return {
+            "as_of": as_of,
+            "cadences": cadences,
+            "overdue_health_check": any(c["overdue"] for c in cadences
+                                        if c["kind"] == CadenceKind.HEALTH_CHECK.value),
+            "overdue_findings": sorted(f for f, v in self.findings.items()
+                                       if v["status"] == "open" and v["due_date"] < as_of),
+            "overdue_corrective_actions": sorted(
+                f"{f}/{a}" for f, v in self.findings.items() for a, action in v["actions"].items()
+                if action["status"] != "completed" and action["due_date"] < as_of),
+        }
+
+    def _last_held(self, kind: CadenceKind) -> date | None:
+        if kind is CadenceKind.HEALTH_CHECK:
+            days = [c["conducted_on"] for c in self.health_checks.values()]
+        else:
+            days = [r["held_on"] for r in self.reviews.values() if r["kind"].value == kind.value]
+        return max(days) if days else None
+
+    # -- exit: time-based triggers, decisions, plan execution --------------------------
+
+    def evaluate_time_triggers(self, as_of: date, provenance: Provenance) -> None:
+        """Fire every time-based exit trigger whose condition holds on as_of (once each)."""
+        if self.status is not ContractStatus.ACTIVE:
+            return
+        for trigger in self.exit_triggers.values():
+            if trigger.kind is TriggerKind.CRITICAL_FINDING_OVERDUE:
+                for finding in sorted(self.findings.values(), key=lambda f: f["finding_id"]):
+                    if (finding["severity"] is Severity.CRITICAL
+                            and finding["status"] == "open" and finding["due_date"] < as_of):
+                        self._fire_once(trigger.trigger_id,
+                                        f"finding {finding['finding_id']} overdue", ({
+                                            "event": "FindingRecorded",
+                                            "version": finding["version"],
+                                            "finding_id": finding["finding_id"],
+                                            "due_date": finding["due_date"].isoformat()},),
+                                        provenance)
+            elif trigger.kind is TriggerKind.HEALTH_CHECK_OVERDUE and trigger.days is not None:
+                cadence = self.cadences.get(CadenceKind.HEALTH_CHECK.value)
+                if cadence is None:
+                    continue
+                last = self._last_held(CadenceKind.HEALTH_CHECK)
+                due = cadence.next_due(last or self.activated_on or self.term.start)
+                if (as_of - due).days > trigger.days:
+                    evidence = [{"due_date": due.isoformat(), "as_of": as_of.isoformat(),
+                                 "days_overdue": (as_of - due).days}]
+                    if last is not None:
+                        evidence.insert(0, {"event": "HealthCheckConducted",
+                                            "conducted_on": last.isoformat()})
+                    self._fire_once(trigger.trigger_id, f"health check due {due} overdue",
+                                    tuple(evidence), provenance)
+
+    def dismiss_trigger(self, trigger_id: str, reason: str, provenance: Provenance) -> None:
+        """Dismiss a fired trigger with a reason (it may fire again on a new condition)."""
+        self._check_not_terminated()
+        if trigger_id not in self.exit_triggers:
+            raise UnknownTrigger(f"no exit trigger {trigger_id!r}")
+        if not any(f["status"] == "fired" for f in self.trigger_firings.get(trigger_id, [])):
+            raise TriggerNotFired(f"exit trigger {trigger_id!r} has no open firing")
+        check_text(reason, "reason")
+        self._dismiss(trigger_id=trigger_id, reason=reason, provenance=provenance)
+
+    @event(ExitTriggerDismissed)
+    def _dismiss(self, trigger_id: str, reason: str, provenance: Provenance) -> None:
+        for firing in self.trigger_firings[trigger_id]:
+            if firing["status"] == "fired":
+                firing["status"] = "dismissed"
+                firing["dismissal_reason"] = reason
+
+    def initiate_exit(self, reason: str, trigger_id: str | None, initiated_on: date,
+                      provenance: Provenance) -> None:
+        """Decide to exit: the exit plan's steps are tracked from now on."""
+        self._check_not_terminated()
+        if self.status is not ContractStatus.ACTIVE:
+            raise ContractNotActive("only an active contract is exited")
+        if self.exit is not None:
+            raise ExitAlreadyInitiated("the exit was initiated already")
+        check_text(reason, "reason")
+        if trigger_id is not None and not any(
+                f["status"] == "fired" for f in self.trigger_firings.get(trigger_id, [])):
+            raise TriggerNotFired(f"exit trigger {trigger_id!r} has no open firing")
+        self._initiate_exit(reason=reason, trigger_id=trigger_id, initiated_on=initiated_on,
+                            provenance=provenance)
+
+    @event(ExitInitiated)
+    def _initiate_exit(self, reason: str, trigger_id: str | None, initiated_on: date,
+                       provenance: Provenance) -> None:
+        assert self.exit_plan is not None  # an active contract has one
+        self.exit = {"reason": reason, "trigger_id": trigger_id, "initiated_on": initiated_on,
+                     "steps": {s.step_id: {"status": "pending", "mandatory": s.mandatory}
+                               for s in self.exit_plan.steps},
+                     "spend": []}
+        for firing in self.trigger_firings.get(trigger_id or "", []):
+            if firing["status"] == "fired":
+                firing["status"] = "exit_initiated"
+
+    def _exit_step(self, step_id: str, expected: str) -> None:
+        self._check_not_terminated()
+        if self.exit is None:
+            raise ExitNotInitiated("initiate the exit first")
+        if step_id not in self.exit["steps"]:
+            raise IllegalExitStepTransition(f"the exit plan has no step {step_id!r}")
+        status = self.exit["steps"][step_id]["status"]
+        if status != expected:
+            raise IllegalExitStepTransition(f"exit step {step_id!r} is {status}")
+
+    def start_exit_step(self, step_id: str, started_on: date, provenance: Provenance) -> None:
+        """Start an exit plan step."""
+        self._exit_step(step_id, "pending")
+        self._start_step(step_id=step_id, started_on=started_on, provenance=provenance)
+
+    @event(ExitStepStarted)
+    def _start_step(self, step_id: str, started_on: date, provenance: Provenance) -> None:
+        self.exit["steps"][step_id].update(status="started", started_on=started_on)
+
+    def complete_exit_step(self, step_id: str, completed_on: date, note: str,
+                           provenance: Provenance) -> None:
+        """Complete a started exit plan step."""
+        self._exit_step(step_id, "started")
+        check_text(note, "note")
+        self._complete_step(step_id=step_id, completed_on=completed_on, note=note,
+                            provenance=provenance)
+
+    @event(ExitStepCompleted)
+    def _complete_step(self, step_id: str, completed_on: date, note: str,
+                       provenance: Provenance) -> None:
+        self.exit["steps"][step_id].update(status="completed", completed_on=completed_on,
+                                           note=note)
+
+    def record_exit_spend(self, amount: Money, description: str, spent_on: date,
+                          provenance: Provenance) -> None:
+        """Record money spent on the exit, to compare with the plan's budget."""
+        self._check_not_terminated()
+        if self.exit is None:
+            raise ExitNotInitiated("initiate the exit first")
+        assert self.exit_plan is not None
+        if amount.currency != self.exit_plan.budget.currency or amount.amount <= 0:
+            raise InvalidValue(f"spend is a positive amount in {self.exit_plan.budget.currency}")
+        check_text(description, "description")
+        self._record_spend(amount=amount, description=description, spent_on=spent_on,
+                           provenance=provenance)
+
+    @event(ExitSpendRecorded)
+    def _record_spend(self, amount: Money, description: str, spent_on: date,
+                      provenance: Provenance) -> None:
+        self.exit["spend"].append({"amount": amount, "description": description,
+                                   "spent_on": spent_on})
+
+    def exit_budget(self) -> dict[str, Any] | None:
+        """Return the exit budget, what was spent, and what remains."""
+        if self.exit is None or self.exit_plan is None:
+            return None
+        budget = self.exit_plan.budget
+        spent = sum((s["amount"].amount for s in self.exit["spend"]), Decimal(0))
+        return {"budget": budget, "spent": Money(spent, budget.currency),
+                "remaining": Money(budget.amount - spent, budget.currency),
+                "over_budget": spent > budget.amount}
+
+    def incomplete_mandatory_steps(self) -> list[str]:
+        """Return the mandatory exit steps not yet completed (all of them before exit)."""
+        if self.exit_plan is None:
+            return []
+        done = {k for k, v in (self.exit or {"steps": {}})["steps"].items()
+                if v["status"] == "completed"}
+        return [s.step_id for s in self.exit_plan.steps if s.mandatory and s.step_id not in done]
+
+    def notice_deadline(self) -> date:
+        """Return the last day notice can be given (term end minus the notice period)."""
+        return self.term.end - timedelta(days=self.term.notice_period_days)
 
 
 def _check_value(value: Money) -> None:

@@ -231,6 +231,9 @@ def _apply_caps(
 class TriggerKind(Enum):
     CONSECUTIVE_BREACHES = "consecutive_breaches"  # a metric breached N periods in a row
     CREDITS_EXCEED = "credits_exceed"  # net credits over the last 12 months above an amount
+    CRITICAL_FINDING_OVERDUE = "critical_finding_overdue"  # unresolved past its due date
+    HEALTH_CHECK_OVERDUE = "health_check_overdue"  # overdue by more than `days`
+    MANUAL = "manual"  # procurement's own judgement, with a reason; fires when defined
 
 
 @dataclass(frozen=True)
@@ -242,14 +245,28 @@ class ExitTrigger:
     metric_id: str | None = None
     periods: int | None = None
     amount: Money | None = None
+    days: int | None = None
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         check_slug(self.trigger_id, "trigger id")
         if self.kind is TriggerKind.CONSECUTIVE_BREACHES:
             if self.metric_id is None or self.periods is None or not 1 <= self.periods <= 36:
                 raise InvalidValue("a consecutive-breaches trigger needs a metric and 1-36 periods")
-        elif self.amount is None or self.amount.is_negative():
-            raise InvalidValue("a credits-exceed trigger needs a non-negative amount")
+        elif self.kind is TriggerKind.CREDITS_EXCEED:
+            if self.amount is None or self.amount.is_negative():
+                raise InvalidValue("a credits-exceed trigger needs a non-negative amount")
+        elif self.kind is TriggerKind.HEALTH_CHECK_OVERDUE:
+            if self.days is None or not 0 <= self.days <= 730:
+                raise InvalidValue("a health-check-overdue trigger needs 0-730 days")
+        elif self.kind is TriggerKind.MANUAL and (self.reason is None or not self.reason.strip()):
+            raise InvalidValue("a manual trigger needs a reason")
+
+    @property
+    def time_based(self) -> bool:
+        """Whether only the passing of time (`ledger evaluate`) can make it true."""
+        return self.kind in (TriggerKind.CRITICAL_FINDING_OVERDUE,
+                             TriggerKind.HEALTH_CHECK_OVERDUE)
 
 
 @dataclass(frozen=True)

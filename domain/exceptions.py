@@ -113,3 +113,63 @@ class DisputeWindowClosed(ContractError):
 
 class TriggerAlreadyDefined(ContractError):
     """An exit trigger with this id exists already."""
+
+
+class UnknownFinding(ContractError):
+    """No finding with this id on the contract."""
+
+
+class FindingClosed(ContractError):
+    """The finding was resolved or accepted as a risk: it takes no further act."""
+
+
+class UnknownCorrectiveAction(ContractError):
+    """No corrective action with this id on the finding."""
+
+
+class CorrectiveActionClosed(ContractError):
+    """The corrective action was completed."""
+
+
+class CorrectiveActionsOpen(ContractError):
+    """A finding is resolved only when its corrective actions are completed."""
+
+
+class DuplicateId(ContractError):
+    """An id (health check, finding, review, proposal, action) is used already."""
+
+
+class UnknownProposal(ContractError):
+    """No improvement proposal with this id."""
+
+
+class IllegalProposalTransition(ContractError):
+    """The proposal is not in a state that allows this act."""
+
+
+class UnknownTrigger(ContractError):
+    """No exit trigger with this id."""
+
+
+class TriggerNotFired(ContractError):
+    """Only a fired trigger can be dismissed."""
+
+
+class ExitNotInitiated(ContractError):
+    """The act needs an initiated exit."""
+
+
+class ExitAlreadyInitiated(ContractError):
+    """The exit was initiated already."""
+
+
+class IllegalExitStepTransition(ContractError):
+    """The exit step is not in a state that allows this act."""
+
+
+class ExitPlanIncomplete(ContractError):
+    """Termination needs the exit plan's mandatory steps completed (or an admin override)."""
+
+
+class NoticeDeadlinePassed(ContractError):
+    """The notice deadline has passed: renewal needs an explicit override with reason."""

@@ -11,7 +11,7 @@ from flask import Flask, Response, g, request
 from service.application import ContractLedger
 from service.auth import Authenticator
 from service.config import Settings
-from service.http import contracts, operations, performance
+from service.http import contracts, governance, operations, performance
 from service.http.problems import Problem, register_problem_handlers
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, ledger: ContractLedger | None =
     app.register_blueprint(operations.bp)
     app.register_blueprint(contracts.bp)
     app.register_blueprint(performance.bp)
+    app.register_blueprint(governance.bp)
     logging.getLogger(__name__).debug("ledger app created")
     return app
 

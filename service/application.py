@@ -11,11 +11,20 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Snapshot
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.utils import get_topic
 
 from domain.chain import HASH_FIELD, plain_value
 from domain.contract import Contract
 from domain.credits import ExitTrigger, IncentiveRule, MetricValue, PenaltyRule
 from domain.exceptions import ContractNotFound, UnknownRule
+from domain.governance import (
+    Cadence,
+    FindingSpec,
+    HealthRating,
+    ProposalDecision,
+    ReviewKind,
+    Scorecard,
+)
 from domain.money import Money
 from domain.statement import credit_statement
 from domain.values import (
@@ -24,6 +33,7 @@ from domain.values import (
     MeasurementPeriod,
     PointOfContact,
     Provenance,
+    RenewalOption,
     ServiceScope,
     SlaMetric,
     SlaTargetChange,
@@ -165,16 +175,176 @@ class ContractLedger(Application):
             c.activate(effective_date, ctx.provenance)))
 
     def renew(self, contract_id: UUID, expected_version: int, *, new_end: date, reason: str,
-              ctx: CommandContext) -> CommandResult:
-        """Renew the contract to a later end date."""
+              override_reason: str | None, ctx: CommandContext) -> CommandResult:
+        """Renew the contract to a later end date (after the notice deadline: override)."""
         return self._execute(contract_id, expected_version, ctx, lambda c: (
-            c.renew(new_end, reason, ctx.provenance)))
+            c.renew(new_end, reason, _today(), ctx.provenance, override_reason)))
 
     def terminate(self, contract_id: UUID, expected_version: int, *, reason: str,
-                  effective_date: date, ctx: CommandContext) -> CommandResult:
-        """Terminate the contract."""
+                  effective_date: date, override_reason: str | None,
+                  ctx: CommandContext) -> CommandResult:
+        """Terminate the contract (an incomplete exit plan needs an override)."""
         return self._execute(contract_id, expected_version, ctx, lambda c: (
-            c.terminate(reason, effective_date, ctx.provenance)))
+            c.terminate(reason, effective_date, ctx.provenance, override_reason)))
+
+    # -- governance ------------------------------------------------------------------
+
+    def declare_cadence(self, contract_id: UUID, expected_version: int, *,
+                        cadences: tuple[Cadence, ...], ctx: CommandContext) -> CommandResult:
+        """Declare the governance cadence."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.declare_cadence(cadences, ctx.provenance)))
+
+    def conduct_health_check(self, contract_id: UUID, expected_version: int, *, check_id: str,
+                             conducted_on: date, assessors: tuple[str, ...], scope: str,
+                             overall_rating: HealthRating, findings: tuple[FindingSpec, ...],
+                             ctx: CommandContext) -> CommandResult:
+        """Record a health check with its findings."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.conduct_health_check(check_id, conducted_on, assessors, scope, overall_rating,
+                                   findings, ctx.provenance)))
+
+    def plan_corrective_action(self, contract_id: UUID, expected_version: int, *,
+                               finding_id: str, action_id: str, description: str, owner: str,
+                               due_date: date, ctx: CommandContext) -> CommandResult:
+        """Plan a corrective action for a finding."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.plan_corrective_action(finding_id, action_id, description, owner, due_date,
+                                     ctx.provenance)))
+
+    def update_corrective_action(self, contract_id: UUID, expected_version: int, *,
+                                 finding_id: str, action_id: str, progress: str,
+                                 due_date: date | None, ctx: CommandContext) -> CommandResult:
+        """Record progress on a corrective action."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.update_corrective_action(finding_id, action_id, progress, due_date,
+                                       ctx.provenance)))
+
+    def complete_corrective_action(self, contract_id: UUID, expected_version: int, *,
+                                   finding_id: str, action_id: str, completed_on: date,
+                                   note: str, ctx: CommandContext) -> CommandResult:
+        """Complete a corrective action."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.complete_corrective_action(finding_id, action_id, completed_on, note,
+                                         ctx.provenance)))
+
+    def close_finding(self, contract_id: UUID, expected_version: int, *, finding_id: str,
+                      outcome: str, evidence: str | None, resolved_on: date | None,
+                      approver: str | None, reason: str | None,
+                      ctx: CommandContext) -> CommandResult:
+        """Resolve a finding with evidence, or accept it as a risk."""
+        def act(contract: Contract) -> None:
+            if outcome == "resolved":
+                contract.resolve_finding(finding_id, evidence or "", resolved_on or _today(),
+                                         ctx.provenance)
+            else:
+                contract.accept_finding_risk(finding_id, approver or "", reason or "",
+                                             ctx.provenance)
+        return self._execute(contract_id, expected_version, ctx, act)
+
+    def respond_to_finding(self, contract_id: UUID, expected_version: int, *, finding_id: str,
+                           response: str, ctx: CommandContext) -> CommandResult:
+        """Record the vendor's response to a finding."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.respond_to_finding(finding_id, response, ctx.provenance)))
+
+    def hold_review(self, contract_id: UUID, expected_version: int, *, review_id: str,
+                    kind: ReviewKind, held_on: date, period: str, attendees: tuple[str, ...],
+                    decisions: tuple[str, ...], scorecard: Scorecard | None,
+                    ctx: CommandContext) -> CommandResult:
+        """Record a governance review."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: c.hold_review(
+            review_id, kind, held_on, period, attendees, decisions, scorecard, ctx.provenance))
+
+    def propose_improvement(self, contract_id: UUID, expected_version: int, *,
+                            proposal_id: str, title: str, expected_benefit: str,
+                            estimated_saving: Money | None,
+                            ctx: CommandContext) -> CommandResult:
+        """Propose an improvement."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.propose_improvement(proposal_id, title, expected_benefit, estimated_saving,
+                                  ctx.provenance)))
+
+    def decide_proposal(self, contract_id: UUID, expected_version: int, *, proposal_id: str,
+                        decision: ProposalDecision, reason: str,
+                        ctx: CommandContext) -> CommandResult:
+        """Accept, reject or defer a proposal."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.decide_proposal(proposal_id, decision, reason, ctx.provenance)))
+
+    def implement_proposal(self, contract_id: UUID, expected_version: int, *,
+                           proposal_id: str, realised_benefit: str,
+                           realised_saving: Money | None, ctx: CommandContext) -> CommandResult:
+        """Record an accepted proposal's implementation."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.implement_proposal(proposal_id, realised_benefit, realised_saving,
+                                 ctx.provenance)))
+
+    # -- exit ------------------------------------------------------------------------
+
+    def dismiss_trigger(self, contract_id: UUID, expected_version: int, *, trigger_id: str,
+                        reason: str, ctx: CommandContext) -> CommandResult:
+        """Dismiss a fired exit trigger."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.dismiss_trigger(trigger_id, reason, ctx.provenance)))
+
+    def initiate_exit(self, contract_id: UUID, expected_version: int, *, reason: str,
+                      trigger_id: str | None, ctx: CommandContext) -> CommandResult:
+        """Initiate the exit: the exit plan is executed from now on."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.initiate_exit(reason, trigger_id, _today(), ctx.provenance)))
+
+    def start_exit_step(self, contract_id: UUID, expected_version: int, *, step_id: str,
+                        ctx: CommandContext) -> CommandResult:
+        """Start an exit plan step."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.start_exit_step(step_id, _today(), ctx.provenance)))
+
+    def complete_exit_step(self, contract_id: UUID, expected_version: int, *, step_id: str,
+                           note: str, ctx: CommandContext) -> CommandResult:
+        """Complete an exit plan step."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.complete_exit_step(step_id, _today(), note, ctx.provenance)))
+
+    def record_exit_spend(self, contract_id: UUID, expected_version: int, *, amount: Money,
+                          description: str, spent_on: date,
+                          ctx: CommandContext) -> CommandResult:
+        """Record money spent on the exit."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.record_exit_spend(amount, description, spent_on, ctx.provenance)))
+
+    def evaluate_time_triggers(self, as_of: date, provenance: Provenance,
+                               on_contract: Callable[[], None] | None = None) -> int:
+        """Fire the time-based exit triggers of every contract (safe to repeat); return
+        how many triggers fired."""
+        fired = 0
+        for contract_id in self.contract_ids():
+            for _ in range(5):  # a concurrent write moved the contract on: load it again
+                contract = self._load(contract_id)
+                contract.evaluate_time_triggers(as_of, provenance)
+                events = contract.collect_events()
+                if not events:
+                    break
+                try:
+                    self.committer.commit(events)
+                except IntegrityError:
+                    continue
+                fired += len(events)
+                break
+            if on_contract is not None:
+                on_contract()
+        return fired
+
+    def contract_ids(self) -> list[UUID]:
+        """Return every contract's id, in the order they were drafted."""
+        topic = get_topic(Contract.ContractDrafted)
+        ids: list[UUID] = []
+        start = 1
+        while page := self.recorder.select_notifications(start=start, limit=1000,
+                                                          topics=[topic]):
+            ids.extend(UUID(str(n.originator_id)) for n in page)
+            start = page[-1].id + 1
+        return ids
 
     # -- performance, credits and exit triggers ----------------------------------------
 
@@ -321,13 +491,14 @@ class ContractLedger(Application):
         return contract
 
     def get_contract(self, contract_id: UUID, *, version: int | None = None,
-                     vendor_scope: str | None = None) -> dict[str, Any]:
+                     vendor_scope: str | None = None,
+                     as_of_date: date | None = None) -> dict[str, Any]:
         """Return the contract's state, now or as of one of its versions."""
         contract = self._load(contract_id, version, for_update=False)
         if version is not None and contract.version != version:
             raise ContractNotFound(f"contract {contract_id} has no version {version}")
         _check_scope(contract, vendor_scope)
-        return present(contract)
+        return present(contract, as_of_date)
 
     def position_of(self, contract_id: UUID, version: int) -> int | None:
         """Return the global position at which a contract version was committed."""
@@ -350,8 +521,9 @@ def _check_scope(contract: Contract, vendor_scope: str | None) -> None:
         raise ContractNotFound(f"no contract {contract.id}")
 
 
-def present(contract: Contract) -> dict[str, Any]:
-    """Return the contract's current state as plain data."""
+def present(contract: Contract, as_of_date: date | None = None) -> dict[str, Any]:
+    """Return the contract's state as plain data; overdue items are judged as of a day
+    (today unless given)."""
     metrics = []
     for metric in contract.sla_metrics.values():
         item = plain_value(metric)
@@ -366,7 +538,8 @@ def present(contract: Contract) -> dict[str, Any]:
                                     ("incentive", contract.incentive_rules))
         for rule_id, versions in rules_of_kind.items()
     ]
-    triggers = [{**plain_value(t), "fired": plain_value(contract.fired_triggers.get(t.trigger_id))}
+    triggers = [{**plain_value(t),
+                 "firings": plain_value(contract.trigger_firings.get(t.trigger_id, []))}
                 for t in contract.exit_triggers.values()]
     exit_plan = None
     if contract.exit_plan is not None:
@@ -394,6 +567,21 @@ def present(contract: Contract) -> dict[str, Any]:
         "rules": rules,
         "exit_triggers": triggers,
         "credit_totals": credit_statement(contract)["totals"]["overall"],
+        "notice_deadline": plain_value(contract.notice_deadline()),
+        "renews_automatically": contract.term.renewal is RenewalOption.AUTOMATIC,
+        "governance": plain_value(contract.governance_status(as_of_date or _today())),
+        "health_checks": plain_value(list(contract.health_checks.values())),
+        "findings": [{**plain_value({k: v for k, v in f.items() if k != "actions"}),
+                      "corrective_actions": plain_value(list(f["actions"].values()))}
+                     for f in contract.findings.values()],
+        "reviews": [{**plain_value(r), "scorecard_average": plain_value(
+            r["scorecard"].average() if r["scorecard"] else None)}
+            for r in contract.reviews.values()],
+        "improvement_proposals": plain_value(list(contract.proposals.values())),
+        "exit": None if contract.exit is None else {
+            **plain_value(contract.exit), "steps": [
+                {"step_id": k, **plain_value(v)} for k, v in contract.exit["steps"].items()],
+            "budget": plain_value(contract.exit_budget())},
         "created_at": _instant(contract.created_on),
         "updated_at": _instant(contract.modified_on),
     }

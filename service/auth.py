@@ -18,14 +18,18 @@ WRITE_CONTRACTS = "contracts:write"
 READ_EVENTS = "events:read"
 REPORT_PERFORMANCE = "performance:report"
 DISPUTE_PENALTIES = "penalties:dispute"
+RESPOND_TO_FINDINGS = "findings:respond"
+PROPOSE_IMPROVEMENTS = "improvements:propose"
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset({READ_CONTRACTS, WRITE_CONTRACTS, READ_EVENTS, REPORT_PERFORMANCE,
-                        DISPUTE_PENALTIES}),
-    "procurement": frozenset({READ_CONTRACTS, WRITE_CONTRACTS, READ_EVENTS, REPORT_PERFORMANCE}),
+                        DISPUTE_PENALTIES, RESPOND_TO_FINDINGS, PROPOSE_IMPROVEMENTS}),
+    "procurement": frozenset({READ_CONTRACTS, WRITE_CONTRACTS, READ_EVENTS, REPORT_PERFORMANCE,
+                              PROPOSE_IMPROVEMENTS}),
     "auditor": frozenset({READ_CONTRACTS, READ_EVENTS}),
     # A vendor acts on its own vendor's contracts only (others are "not found").
-    "vendor": frozenset({READ_CONTRACTS, READ_EVENTS, REPORT_PERFORMANCE, DISPUTE_PENALTIES}),
+    "vendor": frozenset({READ_CONTRACTS, READ_EVENTS, REPORT_PERFORMANCE, DISPUTE_PENALTIES,
+                         RESPOND_TO_FINDINGS, PROPOSE_IMPROVEMENTS}),
     "integration": frozenset({READ_EVENTS}),
 }
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
+from domain.values import Provenance
 from service.app import build_ledger
 from service.auth import ROLES, create_api_key
 from service.config import Settings
@@ -76,6 +79,24 @@ def apikey_bootstrap() -> None:
         ledger.close()
     click.echo(f"created the first admin key {key_id}; its token, shown only now:", err=True)
     click.echo(token)
+
+
+@main.command()
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="judge overdue items as of this day (default: today, UTC)")
+def evaluate(as_of: datetime | None) -> None:
+    """Fire the time-based exit triggers of every contract (safe to run repeatedly)."""
+    day = as_of.date() if as_of else datetime.now(UTC).date()
+    ledger = build_ledger(Settings.from_env())
+    provenance = Provenance("ledger-evaluate", "system", f"evaluate-{uuid.uuid4()}")
+    try:
+        ids = ledger.contract_ids()
+        with click.progressbar(length=len(ids), label="evaluating", file=sys.stderr) as bar:
+            fired = ledger.evaluate_time_triggers(day, provenance,
+                                                  on_contract=lambda: bar.update(1))
+    finally:
+        ledger.close()
+    click.echo(f"evaluated {len(ids)} contracts as of {day}: {fired} exit trigger(s) fired")
 
 
 @main.command()

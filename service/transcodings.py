@@ -10,6 +10,7 @@ from typing import Any
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from domain.credits import CREDIT_ENUM_TYPES, CREDIT_VALUE_TYPES
+from domain.governance import GOVERNANCE_ENUM_TYPES, GOVERNANCE_VALUE_TYPES
 from domain.values import ENUM_TYPES, VALUE_TYPES
 
 
@@ -69,7 +70,7 @@ class DataclassAsDict(Transcoding):
 def register_ledger_transcodings(transcoder: JSONTranscoder) -> None:
     """Register every domain value type on the transcoder."""
     transcoder.register(DateAsISO())
-    for enum_type in ENUM_TYPES + CREDIT_ENUM_TYPES:
+    for enum_type in ENUM_TYPES + CREDIT_ENUM_TYPES + GOVERNANCE_ENUM_TYPES:
         transcoder.register(EnumAsValue(enum_type))
-    for value_type in VALUE_TYPES + CREDIT_VALUE_TYPES:
+    for value_type in VALUE_TYPES + CREDIT_VALUE_TYPES + GOVERNANCE_VALUE_TYPES:
         transcoder.register(DataclassAsDict(value_type))

@@ -8,7 +8,7 @@ from uuid import UUID
 from flask import Blueprint, Response, jsonify
 
 from service.application import CommandContext, CommandResult
-from service.auth import READ_CONTRACTS, READ_EVENTS, WRITE_CONTRACTS
+from service.auth import READ_CONTRACTS, READ_EVENTS, WRITE_CONTRACTS, Forbidden
 from service.http import schemas
 from service.http.plumbing import (
     command,
@@ -35,9 +35,10 @@ def draft_contract(ctx: CommandContext) -> CommandResult:
 def get_contract(contract_id: UUID) -> Response:
     """Read a contract, now or at one of its versions."""
     principal().require(READ_CONTRACTS)
-    query = parse_query(schemas.VersionQuerySchema())
+    query = parse_query(schemas.ContractQuerySchema())
     contract = ledger().get_contract(contract_id, version=query.get("version"),
-                                     vendor_scope=principal().vendor_scope)
+                                     vendor_scope=principal().vendor_scope,
+                                     as_of_date=query.get("as_of_date"))
     return contract_response(contract)
 
 
@@ -115,6 +116,8 @@ def renew(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 @bp.post("/<uuid:contract_id>/termination")
 @command(WRITE_CONTRACTS)
 def terminate(contract_id: UUID, ctx: CommandContext) -> CommandResult:
-    """Terminate the contract."""
+    """Terminate the contract (overriding an incomplete exit plan is an admin's call)."""
     data = parse_body(schemas.TerminationSchema())
+    if data["override_reason"] is not None and principal().role != "admin":
+        raise Forbidden("only an admin may terminate past an incomplete exit plan")
     return ledger().terminate(contract_id, expected_version(), **data, ctx=ctx)

@@ -19,6 +19,19 @@ from domain.credits import (
     TriggerKind,
 )
 from domain.exceptions import ContractError
+from domain.governance import (
+    Cadence,
+    CadenceKind,
+    FindingCategory,
+    FindingSpec,
+    HealthRating,
+    IntervalUnit,
+    ProposalDecision,
+    ReviewKind,
+    Scorecard,
+    ScorecardEntry,
+    Severity,
+)
 from domain.money import Money
 from domain.values import (
     DeliveryLocation,
@@ -230,18 +243,21 @@ class ActivationSchema(StrictSchema):
 class RenewalSchema(StrictSchema):
     new_end = fields.Date(required=True)
     reason = fields.String(required=True, validate=TEXT)
+    override_reason = fields.String(validate=TEXT, load_default=None)
 
 
 class TerminationSchema(StrictSchema):
     reason = fields.String(required=True, validate=TEXT)
     effective_date = fields.Date(required=True)
+    override_reason = fields.String(validate=TEXT, load_default=None)
 
 
 MAX_VERSION = 2**63 - 1  # stores keep versions as signed 64-bit integers
 
 
-class VersionQuerySchema(StrictSchema):
+class ContractQuerySchema(StrictSchema):
     version = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_VERSION))
+    as_of_date = fields.Date()
 
 
 class EventsQuerySchema(StrictSchema):
@@ -388,7 +404,176 @@ class ExitTriggerSchema(StrictSchema):
     periods = fields.Integer(strict=True, validate=validate.Range(min=1, max=36),
                              load_default=None)
     amount = fields.Nested(MoneySchema, load_default=None)
+    days = fields.Integer(strict=True, validate=validate.Range(min=0, max=730),
+                          load_default=None)
+    reason = fields.String(validate=TEXT, load_default=None)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         return {"trigger": _build(ExitTrigger, data)}
+
+
+# -- governance and exit -------------------------------------------------------------------
+
+NAMES = fields.List(fields.String(validate=SHORT_TEXT), validate=validate.Length(min=1, max=50))
+
+
+class CadenceItemSchema(StrictSchema):
+    kind = fields.Enum(CadenceKind, by_value=True, required=True)
+    every = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=24))
+    unit = fields.Enum(IntervalUnit, by_value=True, required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Cadence:
+        return _build(Cadence, data)
+
+
+class CadenceSchema(StrictSchema):
+    cadences = fields.List(fields.Nested(CadenceItemSchema), required=True,
+                           validate=validate.Length(min=1, max=4))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        return {"cadences": tuple(data["cadences"])}
+
+
+class FindingSchema(StrictSchema):
+    finding_id = fields.String(required=True, validate=SLUG)
+    category = fields.Enum(FindingCategory, by_value=True, required=True)
+    severity = fields.Enum(Severity, by_value=True, required=True)
+    description = fields.String(required=True, validate=TEXT)
+    owner = fields.String(required=True, validate=SHORT_TEXT)
+    due_date = fields.Date(required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> FindingSpec:
+        return _build(FindingSpec, data)
+
+
+class HealthCheckSchema(StrictSchema):
+    check_id = fields.String(required=True, validate=SLUG)
+    conducted_on = fields.Date(required=True)
+    assessors = NAMES
+    scope = fields.String(required=True, validate=TEXT)
+    overall_rating = fields.Enum(HealthRating, by_value=True, required=True)
+    findings = fields.List(fields.Nested(FindingSchema), load_default=list,
+                           validate=validate.Length(max=100))
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if "assessors" not in data:
+            raise ValidationError("Missing data for required field.", "assessors")
+        return {**data, "assessors": tuple(data["assessors"]),
+                "findings": tuple(data["findings"])}
+
+
+class CorrectiveActionSchema(StrictSchema):
+    action_id = fields.String(required=True, validate=SLUG)
+    description = fields.String(required=True, validate=TEXT)
+    owner = fields.String(required=True, validate=SHORT_TEXT)
+    due_date = fields.Date(required=True)
+
+
+class CorrectiveActionUpdateSchema(StrictSchema):
+    progress = fields.String(required=True, validate=TEXT)
+    due_date = fields.Date(load_default=None)
+
+
+class CorrectiveActionCompletionSchema(StrictSchema):
+    completed_on = fields.Date(required=True)
+    note = fields.String(required=True, validate=TEXT)
+
+
+class FindingResolutionSchema(StrictSchema):
+    outcome = fields.String(required=True,
+                            validate=validate.OneOf(["resolved", "risk_accepted"]))
+    evidence = fields.String(validate=TEXT, load_default=None)
+    resolved_on = fields.Date(load_default=None)
+    approver = fields.String(validate=SHORT_TEXT, load_default=None)
+    reason = fields.String(validate=TEXT, load_default=None)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        needed = (("evidence",) if data["outcome"] == "resolved" else ("approver", "reason"))
+        for name in needed:
+            if data[name] is None:
+                raise ValidationError(f"required when the outcome is {data['outcome']}", name)
+        return data
+
+
+class FindingResponseSchema(StrictSchema):
+    response = fields.String(required=True, validate=TEXT)
+
+
+class ScorecardEntrySchema(StrictSchema):
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    comment = fields.String(required=True, validate=TEXT)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> ScorecardEntry:
+        return _build(ScorecardEntry, data)
+
+
+class ScorecardSchema(StrictSchema):
+    financial = fields.Nested(ScorecardEntrySchema, required=True)
+    customer = fields.Nested(ScorecardEntrySchema, required=True)
+    internal_process = fields.Nested(ScorecardEntrySchema, required=True)
+    learning_growth = fields.Nested(ScorecardEntrySchema, required=True)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> Scorecard:
+        return Scorecard(**data)
+
+
+class ReviewSchema(StrictSchema):
+    review_id = fields.String(required=True, validate=SLUG)
+    kind = fields.Enum(ReviewKind, by_value=True, required=True)
+    held_on = fields.Date(required=True)
+    period = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    attendees = NAMES
+    decisions = fields.List(fields.String(validate=TEXT), load_default=list,
+                            validate=validate.Length(max=100))
+    scorecard = fields.Nested(ScorecardSchema, load_default=None)
+
+    @post_load
+    def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if "attendees" not in data:
+            raise ValidationError("Missing data for required field.", "attendees")
+        return {**data, "attendees": tuple(data["attendees"]),
+                "decisions": tuple(data["decisions"])}
+
+
+class ProposalSchema(StrictSchema):
+    proposal_id = fields.String(required=True, validate=SLUG)
+    title = fields.String(required=True, validate=SHORT_TEXT)
+    expected_benefit = fields.String(required=True, validate=TEXT)
+    estimated_saving = fields.Nested(MoneySchema, load_default=None)
+
+
+class ProposalDecisionSchema(StrictSchema):
+    decision = fields.Enum(ProposalDecision, by_value=True, required=True)
+    reason = fields.String(required=True, validate=TEXT)
+
+
+class ProposalImplementationSchema(StrictSchema):
+    realised_benefit = fields.String(required=True, validate=TEXT)
+    realised_saving = fields.Nested(MoneySchema, load_default=None)
+
+
+class TriggerDismissalSchema(StrictSchema):
+    reason = fields.String(required=True, validate=TEXT)
+
+
+class ExitInitiationSchema(StrictSchema):
+    reason = fields.String(required=True, validate=TEXT)
+    trigger_id = fields.String(validate=SLUG, load_default=None)
+
+
+class ExitStepCompletionSchema(StrictSchema):
+    note = fields.String(required=True, validate=TEXT)
+
+
+class ExitSpendSchema(StrictSchema):
+    amount = fields.Nested(MoneySchema, required=True)
+    description = fields.String(required=True, validate=TEXT)
+    spent_on = fields.Date(required=True)

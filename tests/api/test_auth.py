@@ -21,7 +21,7 @@ WRITES: dict[str, tuple[str, Any]] = {
     "exit-plan": ("draft", EXIT_PLAN),
     "activation": ("ready", {"effective_date": "2026-01-01"}),
     "renewal": ("active", {"new_end": "2029-12-31", "reason": "met targets"}),
-    "termination": ("active", {"reason": "insourced", "effective_date": "2026-12-31"}),
+    "termination": ("draft", {"reason": "never signed", "effective_date": "2026-12-31"}),
 }
 VERSIONS = {"draft": 1, "ready": 4, "active": 5}
 

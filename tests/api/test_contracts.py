@@ -73,12 +73,14 @@ class TestCommands:
         assert sla.json["sla_metrics"][0]["target"] == "99.95"
         assert sla.json["amendments"][0]["effective_date"] == "2026-06-01"
 
-    def test_a_terminated_contract_refuses_every_act(self, api: Api) -> None:
+    def test_a_terminated_contract_refuses_every_act(self, api: Api, as_role) -> None:  # type: ignore[no-untyped-def]
         contract_id = api.active_contract()
-        api.post(f"/v1/contracts/{contract_id}/termination",
-                 {"reason": "insourced", "effective_date": "2026-12-31"}, version=5)
+        ended = as_role("admin").post(f"/v1/contracts/{contract_id}/termination", {
+            "reason": "insourced", "effective_date": "2026-12-31",
+            "override_reason": "board decision: exit at once"}, version=5)
+        assert ended.status_code == 200, ended.json
         response = api.post(f"/v1/contracts/{contract_id}/point-of-contact", POINT_OF_CONTACT,
-                            version=6)
+                            version=7)
         assert response.status_code == 409
         assert response.json["rule"] == "ContractTerminated"
 

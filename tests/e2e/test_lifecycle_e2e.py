@@ -234,17 +234,21 @@ def test_a_contract_lives_and_dies_over_http_and_its_chain_is_verifiable(
           {"target_changes": [{"metric_id": "availability", "target": "99.95"}],
            "effective_from": "2026-07-01", "rationale": "Tighter target after the upgrade"}, 6)
     write(f"{path}/renewal", {"new_end": "2029-12-31", "reason": "Met every target"}, 7)
+    # Exit: decided, its mandatory step carried out, then the termination.
+    write(f"{path}/exit", {"reason": "Service insourced"}, 8)
+    write(f"{path}/exit/steps/handover/start", {}, 9)
+    write(f"{path}/exit/steps/handover/completion", {"note": "Runbooks received"}, 10)
     ended = write(f"{path}/termination",
-                  {"reason": "Service insourced", "effective_date": "2029-06-30"}, 8)
+                  {"reason": "Service insourced", "effective_date": "2029-06-30"}, 11)
     assert ended.json()["status"] == "terminated"
 
     # The state now, and as it was.
     now = call(server, "GET", path, server.auditor)
     assert now.status_code == 200, now.text
-    assert now.headers["ETag"] == '"9"'
+    assert now.headers["ETag"] == '"12"'
     state = now.json()
     assert state["status"] == "terminated"
-    assert state["version"] == 9
+    assert state["version"] == 12
     assert state["value"]["amount"] == "1350000.00"
     assert state["term"]["end"] == "2029-12-31"
     assert [m["target"] for m in state["sla_metrics"]] == ["99.95"]
@@ -261,11 +265,11 @@ def test_a_contract_lives_and_dies_over_http_and_its_chain_is_verifiable(
     listed = call(server, "GET", f"{path}/events", server.auditor)
     assert listed.status_code == 200, listed.text
     events = listed.json()["events"]
-    assert [e["version"] for e in events] == list(range(1, 10))
+    assert [e["version"] for e in events] == list(range(1, 13))
     assert [e["type"] for e in events] == [
         "ContractDrafted", "PointOfContactDesignated", "SlaMetricDefined", "ExitPlanDefined",
         "ContractActivated", "TermsAmended", "SlaAmended", "ContractRenewed",
-        "ContractTerminated"]
+        "ExitInitiated", "ExitStepStarted", "ExitStepCompleted", "ContractTerminated"]
     previous = GENESIS
     for event in events:
         assert event["contract_id"] == contract_id
@@ -279,7 +283,7 @@ def test_a_contract_lives_and_dies_over_http_and_its_chain_is_verifiable(
     # What the API refuses, each as a problem document, recording nothing.
     stale = call(server, "POST", f"{path}/renewal", token,
                  {"new_end": "2030-12-31", "reason": "again"}, 3)
-    assert assert_problem(stale, 412, "precondition-failed").get("current_version") == 9
+    assert assert_problem(stale, 412, "precondition-failed").get("current_version") == 12
     unconditional = call(server, "POST", f"{path}/renewal", token,
                          {"new_end": "2030-12-31", "reason": "again"})
     assert_problem(unconditional, 428, "precondition-required")
@@ -288,13 +292,13 @@ def test_a_contract_lives_and_dies_over_http_and_its_chain_is_verifiable(
     anonymous = call(server, "GET", path, None)
     assert_problem(anonymous, 401, "unauthenticated")
     assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
-    assert len(call(server, "GET", f"{path}/events", token).json()["events"]) == 9
+    assert len(call(server, "GET", f"{path}/events", token).json()["events"]) == 12
 
     # The hash chains verify; then someone edits a stored event in the database.
     verified = ledger(store.env, store.cwd, "verify")
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert any(line.startswith("OK") for line in verified.stdout.splitlines())
-    assert "checked 9 events in 1 contracts" in verified.stdout
+    assert "checked 12 events in 1 contracts" in verified.stdout
 
     table = sql.Identifier(store.schema, "ledger_events")
     original, altered = SLA_METRIC["name"].encode(), b"Network availabi1ity"

@@ -19,9 +19,11 @@ from domain.exceptions import (
     ContractTerminated,
     EffectiveDateOutOfTerm,
     EmptyAmendment,
+    ExitPlanIncomplete,
     InvalidRenewal,
     InvalidTerm,
     InvalidValue,
+    NoticeDeadlinePassed,
     SlaMetricAlreadyDefined,
     SlaMetricRetired,
     UnknownSlaMetric,
@@ -255,22 +257,22 @@ class TestExitPlan:
 class TestRenewalAndTermination:
     def test_renewal_extends_the_term(self) -> None:
         contract = active()
-        contract.renew(date(2029, 12, 31), "met targets", BY)
+        contract.renew(date(2029, 12, 31), "met targets", date(2028, 9, 1), BY)
         assert contract.term.end == date(2029, 12, 31)
 
     def test_renewal_must_extend_the_term(self) -> None:
         with pytest.raises(InvalidRenewal):
-            active().renew(date(2028, 12, 31), "why", BY)
+            active().renew(date(2028, 12, 31), "why", date(2028, 9, 1), BY)
 
     def test_only_an_active_contract_can_be_renewed(self) -> None:
         with pytest.raises(ContractNotActive):
-            ready().renew(date(2029, 12, 31), "why", BY)
+            ready().renew(date(2029, 12, 31), "why", date(2028, 9, 1), BY)
 
     def test_a_terminated_contract_accepts_no_further_act(self) -> None:
         contract = active()
-        contract.terminate("insourced", date(2027, 1, 1), BY)
+        contract.terminate("insourced", date(2027, 1, 1), BY, override_reason="board decision")
         for act in (
-            lambda: contract.renew(date(2030, 1, 1), "why", BY),
+            lambda: contract.renew(date(2030, 1, 1), "why", date(2027, 1, 2), BY),
             lambda: contract.amend_terms(TermChanges(title="x"), "why", date(2027, 2, 1), BY),
             lambda: contract.designate_point_of_contact(PointOfContact("B", "b@x.example"), BY),
             lambda: contract.define_exit_plan(EXIT_PLAN, BY),
@@ -281,9 +283,44 @@ class TestRenewalAndTermination:
 
     def test_an_active_contract_terminates_within_its_term(self) -> None:
         with pytest.raises(EffectiveDateOutOfTerm):
-            active().terminate("why", date(2030, 1, 1), BY)
+            active().terminate("why", date(2030, 1, 1), BY, override_reason="x")
 
     def test_a_draft_can_be_abandoned(self) -> None:
         contract = draft()
         contract.terminate("never signed", date(2025, 11, 1), BY)
         assert contract.status.value == "terminated"
+
+
+class TestNoticeAndExitRules:
+    def test_the_notice_deadline_is_the_end_minus_the_notice_period(self) -> None:
+        assert active().notice_deadline() == date(2028, 10, 2)  # 90 days before 2028-12-31
+
+    def test_renewal_after_the_notice_deadline_needs_an_override(self) -> None:
+        contract = active()
+        with pytest.raises(NoticeDeadlinePassed):
+            contract.renew(date(2029, 12, 31), "late", date(2028, 10, 3), BY)
+        contract.renew(date(2029, 12, 31), "late", date(2028, 10, 3), BY,
+                       override_reason="vendor agreed to waive notice")
+        names = [type(e).__name__ for e in contract.collect_events()]
+        assert names[-2:] == ["RenewalDeadlineOverridden", "ContractRenewed"]
+
+    def test_renewal_on_the_deadline_day_needs_no_override(self) -> None:
+        active().renew(date(2029, 12, 31), "on time", date(2028, 10, 2), BY)
+
+    def test_an_active_contract_terminates_only_after_its_mandatory_exit_steps(self) -> None:
+        contract = active()
+        with pytest.raises(ExitPlanIncomplete):
+            contract.terminate("insourced", date(2027, 1, 1), BY)
+        contract.initiate_exit("insourcing", None, date(2026, 9, 1), BY)
+        contract.start_exit_step("handover", date(2026, 9, 2), BY)
+        contract.complete_exit_step("handover", date(2026, 12, 1), "runbooks received", BY)
+        contract.terminate("insourced", date(2027, 1, 1), BY)
+        assert contract.status.value == "terminated"
+
+    def test_an_override_is_recorded_with_the_steps_it_skipped(self) -> None:
+        contract = active()
+        contract.terminate("vendor insolvent", date(2027, 1, 1), BY,
+                           override_reason="vendor ceased trading")
+        overridden = [e for e in contract.collect_events()
+                      if type(e).__name__ == "ExitPlanOverridden"]
+        assert overridden[0].incomplete_steps == ("handover",)  # type: ignore[attr-defined]

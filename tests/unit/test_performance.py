@@ -294,7 +294,8 @@ class TestExitTriggers:
         report(contract, "2026-01", "99.0")
         report(contract, "2026-02", "99.0")
         assert report(contract, "2026-03", "99.0")[-1] == "ExitTriggerFired"
-        evidence = contract.fired_triggers["chronic-outage"]["evidence"]
+        (firing,) = contract.trigger_firings["chronic-outage"]
+        evidence = firing["evidence"]
         assert [e["period"] for e in evidence] == ["2026-01", "2026-02", "2026-03"]
 
     def test_credits_over_an_amount_in_twelve_months_fire_the_trigger(self) -> None:

@@ -1,0 +1,882 @@
+"""Benchmark the ledger against baselines measured in the same run (`make bench`).
+
+Measured one after another, never two servers under load at once:
+
+  hello      a Flask hello-world under gunicorn with the ledger's gunicorn settings
+  postgres   the ledger (`ledger serve`) on a fresh PostgreSQL schema: commands,
+             contract GETs and drafts
+  raw        single-row INSERT + COMMIT loops with psycopg on the same PostgreSQL
+  sqlite     the ledger on a fresh SQLite file: commands, GETs and drafts
+
+Writes bench/results/latest.json, bench/results/<UTC timestamp>.json and
+bench/results/latest.md, then prints the Markdown. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import concurrent.futures
+import contextlib
+import datetime as dt
+import json
+import math
+import os
+import platform
+import runpy
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(1, str(ROOT))
+
+from loadgen import CommandScenario, HttpConn, build_request, run_load  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+LEDGER = str(VENV_BIN / "ledger")
+GUNICORN_CONF = ROOT / "service" / "gunicorn.conf.py"
+DEFAULT_PG_URL = os.environ.get("LEDGER_BENCH_POSTGRES_URL",
+                                "postgresql://postgres@127.0.0.1:5432/test")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+TARGET_COMMANDS_PER_S = 1500.0
+TARGET_GET_RATIO = 0.60
+TARGET_P99_MS = 25.0
+TARGET_CONNECTIONS = 16
+
+_T0 = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.monotonic() - _T0:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+# -- processes ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def group_pids(pgid: int) -> list[int]:
+    """The live processes of one process group (read from /proc)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        stat = _proc_stat(int(entry))
+        # Zombies do not count: PID 1 of a container does not always reap orphans.
+        if stat is not None and int(stat[2]) == pgid and stat[0] != "Z":
+            pids.append(int(entry))
+    return pids
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/<pid>/stat after the command name (index 0 is the state)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rfind(")") + 2:].split()
+
+
+def _proc_comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+class Server:
+    """A gunicorn server in a process group of its own, killed as a group."""
+
+    live: set[Server] = set()
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
+        self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log(f"starting {self.name}: {' '.join(self.argv)}")
+        with open(self.log_path, "wb") as out:
+            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdout=out,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        Server.live.add(self)
+
+    @property
+    def pgid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def wait_ready(self, host: str, port: int, path: str, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        request = build_request("GET", path, f"{host}:{port}")
+        last = ""
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
+                                   f"{self.log_tail()}")
+            conn = HttpConn(host, port, timeout=5)
+            try:
+                status, _, body = conn.request(request)
+                # Wait until every worker has booted, so none boots inside a window.
+                if status == 200 and self.workers_booted():
+                    return
+                last = f"{status} {body[:200]!r}"
+            except OSError as error:
+                last = repr(error)
+            finally:
+                conn.close()
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.name} not ready after {timeout:.0f}s ({last}):\n"
+                           f"{self.log_tail()}")
+
+    def workers_booted(self) -> bool:
+        expected = self.env.get("_BENCH_WORKERS")
+        if not expected:
+            return True
+        return self.log_path.read_text(errors="replace").count("Booting worker") >= int(expected)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        pgid = self.pgid
+        for sig, wait in ((signal.SIGQUIT, 10.0), (signal.SIGKILL, 10.0)):
+            if not group_pids(pgid) and self.proc.poll() is not None:
+                break
+            try:
+                os.killpg(pgid, sig)  # QUIT: gunicorn's quick shutdown, for master and workers
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and (group_pids(pgid) or self.proc.poll() is None):
+                if self.proc.poll() is None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        self.proc.wait(timeout=0.1)
+                else:
+                    time.sleep(0.05)
+        Server.live.discard(self)
+        self.proc = None
+        log(f"stopped {self.name}")
+
+
+def _stop_all_servers() -> None:
+    for server in list(Server.live):
+        try:
+            server.stop()
+        except Exception as error:
+            log(f"could not stop {server.name}: {error!r}")
+
+
+# -- CPU accounting ---------------------------------------------------------------------
+
+
+def cpu_snapshot(server_pgid: int | None) -> dict[str, Any]:
+    """CPU seconds so far: the machine (busy), the server's process group, PostgreSQL."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    ticks = [int(x) for x in fields[:8]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    snap: dict[str, Any] = {"machine_busy": (sum(ticks) - idle) / CLK_TCK,
+                            "machine_total": sum(ticks) / CLK_TCK,
+                            "server_pids": {}, "postgres_pids": {}}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        stat = _proc_stat(pid)
+        if stat is None:
+            continue
+        seconds = (int(stat[11]) + int(stat[12])) / CLK_TCK  # utime + stime
+        if server_pgid is not None and int(stat[2]) == server_pgid:
+            snap["server_pids"][pid] = seconds
+        elif _proc_comm(pid) == "postgres":
+            snap["postgres_pids"][pid] = seconds
+    return snap
+
+
+def cpu_breakdown(start: dict[str, Any], end: dict[str, Any], client_cpu: float,
+                  seconds: float) -> dict[str, Any]:
+    """Average cores used in the window, by whom."""
+    def cores(key: str) -> float:
+        if key.endswith("_pids"):  # processes that ended inside the window are not counted
+            return sum(v - start[key].get(pid, 0.0) for pid, v in end[key].items()) / seconds
+        return float(end[key] - start[key]) / seconds
+
+    busy = cores("machine_busy")
+    result: dict[str, Any] = {
+        "server_cores": cores("server_pids"),
+        "postgres_cores": cores("postgres_pids"),  # every backend of the (shared) server
+        "client_cores": client_cpu / seconds,
+        "machine_busy_cores": busy,
+        "machine_cores": os.cpu_count() or 0,
+    }
+    result["other_cores"] = max(0.0, busy - result["server_cores"] - result["postgres_cores"]
+                                - result["client_cores"])
+    # per server process (gunicorn master first if it used anything): shows an uneven
+    # spread of connections over the workers
+    result["server_cores_by_process"] = sorted(
+        (round((end["server_pids"][pid] - start["server_pids"].get(pid, 0.0)) / seconds, 3)
+         for pid in end["server_pids"]), reverse=True)
+    return result
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+
+def pg_base_dsn(url: str) -> str:
+    """The URL without its ?schema= query (psycopg does not know that parameter)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def pg_available(url: str) -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(pg_base_dsn(url), connect_timeout=3) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            return str(row[0]) if row else "?"
+    except psycopg.Error as error:
+        log(f"PostgreSQL not reachable at {url}: {error}")
+        return None
+
+
+class Postgres:
+    def __init__(self, base_url: str, schema: str):
+        self.base_url, self.schema = base_url, schema
+        self.dsn = pg_base_dsn(base_url)
+        self.url = f"{self.dsn}?schema={schema}"
+        self.dropped = False
+
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            cur = conn.execute(sql, params)  # type: ignore[arg-type]
+            return cur.fetchall() if cur.description else []
+
+    def events_table(self) -> str:
+        rows = self.execute("SELECT table_name FROM information_schema.columns "
+                            "WHERE table_schema = %s AND column_name = 'notification_id'",
+                            (self.schema,))
+        if not rows:
+            raise RuntimeError(f"no events table in schema {self.schema}")
+        return str(rows[0][0])
+
+    def max_notification_id(self, table: str) -> int:
+        rows = self.execute("SELECT COALESCE(MAX(notification_id), 0) "
+                            f'FROM "{self.schema}"."{table}"')
+        return int(rows[0][0])
+
+    def batch_sizes(self, table: str, after: int, upto: int, seconds: float) -> dict[str, Any]:
+        """Events per transaction among rows after..upto, from their xmin."""
+        rows = self.execute(
+            f'SELECT n, COUNT(*) FROM (SELECT COUNT(*) AS n FROM "{self.schema}"."{table}" '
+            "WHERE notification_id > %s AND notification_id <= %s GROUP BY xmin::text) t "
+            "GROUP BY n ORDER BY n", (after, upto))
+        histogram = {int(n): int(c) for n, c in rows}
+        transactions = sum(histogram.values())
+        events = sum(n * c for n, c in histogram.items())
+        if not transactions:
+            return {"transactions": 0, "events": 0}
+        ordered = [n for n, c in sorted(histogram.items()) for _ in range(c)]
+        buckets: dict[str, int] = {}
+        for n, c in histogram.items():
+            low = 1 << (n.bit_length() - 1)
+            label = str(low) if low == 1 else f"{low}-{2 * low - 1}"
+            buckets[label] = buckets.get(label, 0) + c
+        return {
+            "transactions": transactions,
+            "events": events,
+            "transactions_per_s": transactions / seconds,
+            "mean_events_per_txn": events / transactions,
+            "median_events_per_txn": ordered[len(ordered) // 2],
+            # the batch size the average command shares its transaction with
+            "event_weighted_mean": sum(n * n * c for n, c in histogram.items()) / events,
+            "max_events_per_txn": max(histogram),
+            "histogram": buckets,
+        }
+
+    def drop(self) -> None:
+        if self.dropped:
+            return
+        self.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        self.dropped = True
+        log(f"dropped schema {self.schema}")
+
+
+# -- phases -----------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path):
+        self.args = args
+        self.workdir = workdir
+        self.host = "127.0.0.1"
+        self.gunicorn = runpy.run_path(str(GUNICORN_CONF))
+
+    def server_env(self, extra: dict[str, str]) -> dict[str, str]:
+        env = {**os.environ, **extra, "_BENCH_WORKERS": str(self.gunicorn["workers"])}
+        env.pop("LEDGER_ACCESS_LOG", None)  # no per-request logging in the figures
+        return env
+
+    def measure(self, label: str, spec: dict[str, Any], server: Server | None,
+                duration: float, hooks: dict[str, Callable[[], None]] | None = None
+                ) -> dict[str, Any]:
+        """One load phase: warm-up, then `duration` seconds measured."""
+        args = self.args
+        snaps: dict[str, dict[str, float]] = {}
+        pgid = server.pgid if server is not None else None
+
+        def on_window(edge: str) -> None:
+            snaps[edge] = cpu_snapshot(pgid)
+            if hooks and edge in hooks:
+                hooks[edge]()
+
+        log(f"{label}: {args.connections} connections, {args.warmup:g}s warm-up + "
+            f"{duration:g}s measured")
+        if server is not None and server.proc is not None and server.proc.poll() is not None:
+            raise RuntimeError(f"{server.name} died:\n{server.log_tail()}")
+        result = run_load(spec, connections=args.connections, processes=args.client_procs,
+                          warmup=args.warmup, duration=duration, on_window=on_window)
+        result["cpu"] = cpu_breakdown(snaps["start"], snaps["end"],
+                                      result.pop("client_cpu_seconds"), duration)
+        total = result["kinds"].get("_total", {})
+        log(f"{label}: {total.get('rate_per_s', 0):,.0f}/s, p50 {_ms(total.get('p50_ms'))}, "
+            f"p99 {_ms(total.get('p99_ms'))}, errors {total.get('errors', 0)}")
+        for message in result["fatal"]:
+            log(f"{label}: {message}")
+        return result
+
+    # -- hello-world baseline
+
+    def hello(self) -> dict[str, Any]:
+        port = free_port()
+        server = Server("hello-world", [sys.executable, "-m", "gunicorn", "--config",
+                                        str(GUNICORN_CONF), "--bind", f"{self.host}:{port}",
+                                        "--pythonpath", str(BENCH), "hello_app:app"],
+                        self.server_env({}), self.workdir / "hello.log")
+        server.start()
+        try:
+            server.wait_ready(self.host, port, "/hello")
+            spec = {"scenario": "get", "host": self.host, "port": port, "paths": ["/hello"],
+                    "kind": "get"}
+            return {"get": self.measure("hello-world GET /hello", spec, server,
+                                        self.args.duration)}
+        finally:
+            server.stop()
+
+    # -- raw psycopg baseline
+
+    def raw_insert(self, pg: Postgres) -> dict[str, Any]:
+        table = "bench_raw_insert"
+        pg.execute(f'CREATE SCHEMA IF NOT EXISTS "{pg.schema}"')
+        pg.execute(f'CREATE TABLE IF NOT EXISTS "{pg.schema}"."{table}" ('
+                   "notification_id BIGSERIAL, originator_id UUID NOT NULL, "
+                   "originator_version BIGINT NOT NULL, topic TEXT, state BYTEA, "
+                   "PRIMARY KEY (originator_id, originator_version))")
+        pg.execute(f'CREATE UNIQUE INDEX IF NOT EXISTS bench_raw_insert_nid '
+                   f'ON "{pg.schema}"."{table}" (notification_id)')
+        spec = {"scenario": "pg_insert", "dsn": pg.dsn, "schema": pg.schema, "table": table,
+                "state_bytes": 600}
+        result = self.measure("raw psycopg INSERT+COMMIT", spec, None, self.args.duration)
+        return {"insert": result}
+
+    # -- the ledger
+
+    def ledger(self, store: str, url: str, pg: Postgres | None) -> dict[str, Any]:
+        args = self.args
+        env = self.server_env({"LEDGER_DATABASE_URL": url})
+        for cmd in ([LEDGER, "migrate"],):
+            subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True)
+        created = subprocess.run([LEDGER, "apikey", "create", "--role", "procurement",
+                                  "--label", "bench"], env=env, cwd=ROOT, check=True,
+                                 capture_output=True, text=True)
+        token = created.stdout.strip().splitlines()[-1]
+        port = free_port()
+        server = Server(f"ledger ({store})", [LEDGER, "serve", "--bind", f"{self.host}:{port}"],
+                        env, self.workdir / f"ledger-{store}.log")
+        server.start()
+        out: dict[str, Any] = {}
+        try:
+            server.wait_ready(self.host, port, "/readyz")
+            base = {"host": self.host, "port": port, "token": token}
+            ids = self.preload(base)
+            table = pg.events_table() if pg is not None else None
+
+            marks: dict[str, int] = {}
+            hooks: dict[str, Callable[[], None]] | None = None
+            if pg is not None and table is not None:
+                def mark(edge: str, pg: Postgres = pg, table: str = table) -> Callable[[], None]:
+                    return lambda: marks.__setitem__(edge, pg.max_notification_id(table))
+
+                hooks = {edge: mark(edge) for edge in ("start", "end")}
+
+            draft_body = json.dumps(_contract_body())
+            spec = {**base, "scenario": "commands", "draft_body": draft_body,
+                    "commands_per_contract": args.commands_per_contract}
+            out["commands"] = self.measure(f"{store} commands", spec, server, args.duration,
+                                           hooks)
+            if pg is not None and table is not None and marks:
+                out["commands"]["batches"] = pg.batch_sizes(table, marks["start"], marks["end"],
+                                                            args.duration)
+
+            spec = {**base, "scenario": "get", "paths": [f"/v1/contracts/{i}" for i in ids],
+                    "kind": "get"}
+            out["gets"] = self.measure(f"{store} GET contract", spec, server, args.duration)
+
+            if args.drafts_duration > 0:
+                marks.clear()
+                spec = {**base, "scenario": "commands", "draft_body": draft_body,
+                        "commands_per_contract": 0}
+                out["drafts"] = self.measure(f"{store} drafts", spec, server,
+                                             args.drafts_duration, hooks)
+                if pg is not None and table is not None and marks:
+                    out["drafts"]["batches"] = pg.batch_sizes(
+                        table, marks["start"], marks["end"], args.drafts_duration)
+            out["preloaded_contracts"] = len(ids)
+        finally:
+            server.stop()
+        if server.log_tail().count("Traceback"):
+            out["server_log_tail"] = server.log_tail(60)
+        return out
+
+    def preload(self, base: dict[str, Any]) -> list[str]:
+        """Create the contracts the GET phase reads (each with events_per_get_contract events)."""
+        args = self.args
+        n, events = args.get_contracts, args.events_per_get_contract
+        spec = {**base, "draft_body": json.dumps(_contract_body()),
+                "commands_per_contract": events - 1}
+        t0 = time.monotonic()
+
+        def make(index: int) -> list[str]:
+            scenario = CommandScenario(spec, index)
+            ids: list[str | None] = []
+            try:
+                for _ in range(index, n, 8):
+                    scenario.contract_id = None
+                    for _ in range(events):
+                        kind, status, ok, detail = scenario.step()
+                        if not ok:
+                            raise RuntimeError(f"preload {kind} failed: {status} {detail}")
+                    ids.append(scenario.contract_id)
+            finally:
+                scenario.close()
+            return [i for i in ids if i]
+
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            ids: list[str] = [i for chunk in pool.map(make, range(8)) for i in chunk]
+        log(f"preloaded {len(ids)} contracts x {events} events in {time.monotonic() - t0:.1f}s")
+        return ids
+
+
+def _contract_body() -> dict[str, Any]:
+    from tests.support import contract_body  # the body the test suite drafts with
+
+    return contract_body()
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+def _ms(value: float | None) -> str:
+    return "—" if value is None or (isinstance(value, float) and math.isnan(value)) else (
+        f"{value:.1f} ms" if value >= 10 else f"{value:.2f} ms")
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}"
+
+
+def _git(*argv: str) -> str:
+    try:
+        return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def machine_info(pg_version: str | None) -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions: dict[str, str | None] = {}
+    from importlib import metadata
+
+    for package in ("eventsourcing", "flask", "gunicorn", "psycopg", "werkzeug"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (0.0, 0.0, 0.0)
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "loadavg_at_start": [round(x, 2) for x in load],
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "packages": versions,
+        "postgresql": pg_version,
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+    }
+
+
+def headline(phase: dict[str, Any] | None, kind: str = "_total") -> dict[str, Any] | None:
+    if not phase:
+        return None
+    return phase["kinds"].get(kind)
+
+
+def compute_verdicts(results: dict[str, Any], connections: int) -> tuple[dict[str, Any],
+                                                                          list[dict[str, Any]]]:
+    hello = headline(results.get("hello", {}).get("get"))
+    raw = headline(results.get("raw_insert", {}).get("insert"))
+    ratios: dict[str, Any] = {}
+    for store in ("postgres", "sqlite"):
+        ledger = results.get(store)
+        if not ledger:
+            continue
+        gets, cmds = headline(ledger.get("gets")), headline(ledger.get("commands"))
+        if gets and hello and hello["rate_per_s"]:
+            ratios[f"{store}_get_vs_hello"] = gets["rate_per_s"] / hello["rate_per_s"]
+        if cmds and raw and raw["rate_per_s"]:
+            ratios[f"{store}_commands_vs_raw_insert"] = cmds["rate_per_s"] / raw["rate_per_s"]
+    targets: list[dict[str, Any]] = []
+    pg = results.get("postgres") or {}
+    cmds, gets = headline(pg.get("commands")), headline(pg.get("gets"))
+    note = "" if connections == TARGET_CONNECTIONS else (
+        f"measured at {connections} connections, target is at {TARGET_CONNECTIONS}")
+
+    def target(name: str, value: float | None, goal: str, met: bool | None, unit: str) -> None:
+        targets.append({"target": name, "value": value, "goal": goal, "unit": unit,
+                        "met": met, "note": note})
+
+    value = cmds["rate_per_s"] if cmds else None
+    target("PostgreSQL commands/s", value, f"≥ {TARGET_COMMANDS_PER_S:,.0f}/s",
+           None if value is None else value >= TARGET_COMMANDS_PER_S, "/s")
+    value = ratios.get("postgres_get_vs_hello")
+    target("PostgreSQL GET/s vs hello-world", value, f"≥ {TARGET_GET_RATIO:.0%}",
+           None if value is None else value >= TARGET_GET_RATIO, "ratio")
+    for label, figures in (("commands", cmds), ("GET", gets)):
+        value = figures["p99_ms"] if figures else None
+        target(f"PostgreSQL {label} p99", value, f"< {TARGET_P99_MS:g} ms",
+               None if value is None else value < TARGET_P99_MS, "ms")
+    return ratios, targets
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    m, s, r = report["machine"], report["settings"], report["results"]
+    lines = [
+        f"# Ledger benchmark — {report['timestamp']}",
+        "",
+        f"- machine: {m['nproc']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB, "
+        f"load average at start {m['loadavg_at_start']}",
+        f"- software: Python {m['python']}, "
+        + ", ".join(f"{k} {v}" for k, v in m["packages"].items())
+        + (f", PostgreSQL {m['postgresql']}" if m["postgresql"] else ""),
+        f"- code: git {m['git_commit'][:12]}{' (uncommitted changes)' if m['git_dirty'] else ''}",
+        f"- load: {s['connections']} connections from {s['client_procs']} load processes "
+        f"(closed loop, keep-alive); {s['warmup_s']:g} s warm-up, {s['duration_s']:g} s measured"
+        f" ({s['drafts_duration_s']:g} s for drafts)",
+        f"- server: gunicorn {s['gunicorn']['worker_class']}, {s['gunicorn']['workers']} workers x "
+        f"{s['gunicorn']['threads']} threads (service/gunicorn.conf.py; same for hello-world); "
+        f"commit batch ≤ {s['ledger']['commit_batch_size']}, DB pool {s['ledger']['db_pool_size']}"
+        f", aggregate cache {s['ledger']['aggregate_cache_size']}",
+        f"- workload: commands alternate amendment / point-of-contact with If-Match, a fresh "
+        f"draft every {s['commands_per_contract']} commands; GETs over {s['get_contracts']} "
+        f"contracts of {s['events_per_get_contract']} events",
+        "",
+        "| system | workload | per second | p50 | p99 | max | errors | server CPU per request "
+        "| CPU cores used: server / PostgreSQL / load gen / other |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+
+    def row(system: str, workload: str, phase: dict[str, Any] | None, kind: str = "_total") -> None:
+        figures = headline(phase, kind)
+        if not figures:
+            return
+        cpu = phase["cpu"] if phase else {}
+        # CPU per request only for the phase as a whole (kinds share the window)
+        whole = headline(phase)
+        rate = whole["rate_per_s"] if whole and kind == "_total" else 0
+        busy = cpu.get("server_cores", 0) or cpu.get("postgres_cores", 0)
+        per_request = _ms(busy / rate * 1000) if rate else ""
+        if rate and not cpu.get("server_cores"):
+            per_request += " (PostgreSQL)"
+        lines.append(
+            f"| {system} | {workload} | {_rate(figures['rate_per_s'])} | {_ms(figures['p50_ms'])}"
+            f" | {_ms(figures['p99_ms'])} | {_ms(figures['max_ms'])} | {figures['errors']} | "
+            f"{per_request} | "
+            f"{cpu.get('server_cores', 0):.2f} / {cpu.get('postgres_cores', 0):.2f} / "
+            f"{cpu.get('client_cores', 0):.2f} / {cpu.get('other_cores', 0):.2f} |")
+
+    row("hello-world", "GET /hello", r.get("hello", {}).get("get"))
+    for store, name in (("postgres", "ledger on PostgreSQL"), ("sqlite", "ledger on SQLite")):
+        ledger = r.get(store)
+        if not ledger:
+            continue
+        row(name, "commands (all writes)", ledger.get("commands"))
+        row(name, "· of which amend / contact", ledger.get("commands"), "command")
+        row(name, "· of which rollover drafts", ledger.get("commands"), "draft")
+        row(name, "GET /v1/contracts/{id}", ledger.get("gets"))
+        row(name, "drafts only (POST /v1/contracts)", ledger.get("drafts"))
+        if store == "postgres":
+            row("raw psycopg", "INSERT + COMMIT (1 row)", r.get("raw_insert", {}).get("insert"))
+
+    lines += ["", "## Ratios", "", "| ratio | value |", "|---|---:|"]
+    names = {
+        "postgres_get_vs_hello": "ledger GET/s on PostgreSQL ÷ hello-world GET/s",
+        "sqlite_get_vs_hello": "ledger GET/s on SQLite ÷ hello-world GET/s",
+        "postgres_commands_vs_raw_insert": "ledger commands/s on PostgreSQL ÷ raw INSERT+COMMIT/s",
+        "sqlite_commands_vs_raw_insert": "ledger commands/s on SQLite ÷ raw PostgreSQL "
+                                         "INSERT+COMMIT/s",
+    }
+    for key, value in report["ratios"].items():
+        lines.append(f"| {names.get(key, key)} | {value:.2f} |")
+
+    lines += ["", "## Targets (from the issue)", "", "| target | goal | measured | met |",
+              "|---|---|---:|---|"]
+    for t in report["targets"]:
+        value = t["value"]
+        shown = "—" if value is None else (
+            f"{value:.0%}" if t["unit"] == "ratio" else
+            _ms(value) if t["unit"] == "ms" else f"{value:,.0f}/s")
+        met = "n/a" if t["met"] is None else ("**met**" if t["met"] else "**not met**")
+        lines.append(f"| {t['target']} | {t['goal']} | {shown} | {met}"
+                     f"{' (' + t['note'] + ')' if t['note'] else ''} |")
+
+    batches = [(store, phase, r[store][phase]["batches"]) for store in ("postgres",)
+               for phase in ("commands", "drafts")
+               if r.get(store) and r[store].get(phase, {}).get("batches", {}).get("transactions")]
+    if batches:
+        lines += ["", "## Group commit on PostgreSQL (events per transaction, from xmin)", "",
+                  "| phase | transactions/s | mean | median | per-command mean | max "
+                  "| histogram (events: transactions) |", "|---|---:|---:|---:|---:|---:|---|"]
+        for _store, phase, b in batches:
+            hist = ", ".join(f"{k}: {v}" for k, v in sorted(
+                b["histogram"].items(), key=lambda kv: int(kv[0].split("-")[0])))
+            lines.append(f"| {phase} | {b['transactions_per_s']:,.0f} | "
+                         f"{b['mean_events_per_txn']:.1f} | {b['median_events_per_txn']} | "
+                         f"{b['event_weighted_mean']:.1f} | {b['max_events_per_txn']} | {hist} |")
+
+    problems = []
+    for system, phases in r.items():
+        if not isinstance(phases, dict):
+            continue
+        for phase_name, phase in phases.items():
+            if not isinstance(phase, dict) or "kinds" not in phase:
+                continue
+            for kind, figures in phase["kinds"].items():
+                if kind != "_total" and (figures["errors"] or figures["warmup_errors"]):
+                    problems.append(f"- {system} {phase_name} {kind}: {figures['errors']} errors "
+                                    f"in the window ({figures['errors_by_status']}), "
+                                    f"{figures['warmup_errors']} in warm-up; e.g. "
+                                    f"{'; '.join(figures['error_samples'][:2])}")
+            for message in phase.get("fatal", []):
+                problems.append(f"- {system} {phase_name}: {message}")
+    if problems:
+        lines += ["", "## Errors", "", *problems]
+    busy = []
+    for system, phases in r.items():
+        for phase_name, phase in (phases or {}).items():
+            if isinstance(phase, dict) and phase.get("cpu", {}).get("other_cores", 0) > 0.25:
+                busy.append(f"{system} {phase_name} ({phase['cpu']['other_cores']:.2f} cores)")
+    if busy:
+        lines += ["", f"**Noise:** other processes kept the machine busy during: {', '.join(busy)}"
+                  " — those figures understate what the code can do; compare runs with care."]
+    if report.get("skipped"):
+        lines += ["", "## Skipped", "", *[f"- {x}" for x in report["skipped"]]]
+    lines += ["", "p50/p99/max: latency of requests completed in the measured window, seen by "
+              "the load generator (including its own scheduling delay). Server CPU per request: "
+              "CPU seconds of all gunicorn processes ÷ requests (for raw psycopg: PostgreSQL's) — "
+              "less sensitive to a busy machine than the rates. CPU cores: average over the "
+              "window; 'other' is the rest of the machine's busy time (other tenants).", ""]
+    return "\n".join(lines)
+
+
+# -- main ---------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--quick", action="store_true",
+                        help="short windows, no drafts-only phase (under a minute)")
+    parser.add_argument("--duration", type=float, help="measured seconds per phase (default 15, "
+                        "quick 4)")
+    parser.add_argument("--warmup", type=float, help="warm-up seconds before each measured "
+                        "window (default 5, quick 1.5)")
+    parser.add_argument("--drafts-duration", type=float, help="measured seconds of the "
+                        "drafts-only phase; 0 skips it (default duration/2, quick 0)")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--client-procs", type=int, default=2,
+                        help="load generator processes (connections are spread over them)")
+    parser.add_argument("--commands-per-contract", type=int, default=20,
+                        help="commands per contract before a connection drafts a fresh one")
+    parser.add_argument("--get-contracts", type=int, help="contracts read by the GET phase "
+                        "(default 64, quick 32)")
+    parser.add_argument("--events-per-get-contract", type=int, default=15)
+    parser.add_argument("--pg-url", default=DEFAULT_PG_URL,
+                        help="PostgreSQL database (a fresh bench_* schema is made and dropped)")
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--phases", default="hello,postgres,raw,sqlite",
+                        help="which of hello,postgres,raw,sqlite to run (comma-separated)")
+    parser.add_argument("--output-dir", type=Path, default=BENCH / "results")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+    args = parser.parse_args(argv)
+    if args.duration is None:
+        args.duration = 4.0 if args.quick else 15.0
+    if args.warmup is None:
+        args.warmup = 1.5 if args.quick else 5.0
+    if args.drafts_duration is None:
+        args.drafts_duration = 0.0 if args.quick else args.duration / 2
+    if args.get_contracts is None:
+        args.get_contracts = 32 if args.quick else 64
+    args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
+    if args.skip_postgres:
+        args.phases -= {"postgres", "raw"}
+    if args.skip_sqlite:
+        args.phases.discard("sqlite")
+    unknown = args.phases - {"hello", "postgres", "raw", "sqlite"}
+    if unknown:
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
+    if args.connections < 1 or args.client_procs < 1 or args.events_per_get_contract < 1:
+        parser.error("--connections, --client-procs and --events-per-get-contract must be ≥ 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    atexit.register(_stop_all_servers)
+    started = dt.datetime.now(dt.UTC)
+    workdir = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    wants_pg = bool(args.phases & {"postgres", "raw"})
+    pg_version = pg_available(args.pg_url) if wants_pg else None
+    pg = Postgres(args.pg_url, f"bench_{secrets.token_hex(5)}") if pg_version else None
+    if pg is not None:
+        def drop_schema(pg: Postgres = pg) -> None:
+            if not pg.dropped:
+                _quietly(pg.drop)
+
+        atexit.register(drop_schema)
+    skipped = [f"{name} (not in --phases)" for name in ("hello", "postgres", "raw", "sqlite")
+               if name not in args.phases]
+    if wants_pg and pg is None:
+        skipped.append(f"PostgreSQL phases: no server at {args.pg_url}")
+
+    bench = Bench(args, workdir)
+    from service.config import Settings
+
+    settings_env = Settings.from_env()
+    results: dict[str, Any] = {}
+    try:
+        if "hello" in args.phases:
+            results["hello"] = bench.hello()
+        if pg is not None and "postgres" in args.phases:
+            results["postgres"] = bench.ledger("postgres", pg.url, pg)
+        if pg is not None and "raw" in args.phases:
+            results["raw_insert"] = bench.raw_insert(pg)
+        if "sqlite" in args.phases:
+            results["sqlite"] = bench.ledger("sqlite", f"sqlite:///{workdir}/ledger.db", None)
+    finally:
+        _stop_all_servers()
+        if pg is not None:
+            _quietly(pg.drop)
+        if args.keep_logs:
+            log(f"server logs kept in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    ratios, targets = compute_verdicts(results, args.connections)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    report = {
+        "format": "ledger-bench/1",
+        "timestamp": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "elapsed_s": round(time.monotonic() - _T0, 1),
+        "machine": machine_info(pg_version),
+        "settings": {
+            "connections": args.connections,
+            "client_procs": args.client_procs,
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "drafts_duration_s": args.drafts_duration,
+            "quick": args.quick,
+            "phases": sorted(args.phases),
+            "commands_per_contract": args.commands_per_contract,
+            "get_contracts": args.get_contracts,
+            "events_per_get_contract": args.events_per_get_contract,
+            "gunicorn": {k: bench.gunicorn.get(k) for k in
+                         ("worker_class", "workers", "threads", "keepalive")},
+            "ledger": {
+                "commit_batch_size": settings_env.commit_batch_size,
+                "db_pool_size": settings_env.db_pool_size,
+                "aggregate_cache_size": settings_env.aggregate_cache_size,
+                "auth_cache_seconds": settings_env.auth_cache_seconds,
+            },
+            "ledger_env": {k: v for k, v in os.environ.items() if k.startswith("LEDGER_")},
+        },
+        "results": results,
+        "ratios": ratios,
+        "targets": targets,
+        "skipped": skipped,
+    }
+    markdown = render_markdown(report)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=2, default=_json_default)
+    (args.output_dir / "latest.json").write_text(text + "\n")
+    (args.output_dir / f"{stamp}.json").write_text(text + "\n")
+    (args.output_dir / "latest.md").write_text(markdown)
+    print(markdown)
+    log(f"wrote {args.output_dir}/latest.json, {stamp}.json and latest.md "
+        f"({report['elapsed_s']:.0f}s in all)")
+    return 0
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _quietly(func: Callable[[], Any]) -> None:
+    try:
+        func()
+    except Exception as error:
+        log(f"cleanup: {error!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
