@@ -823,12 +823,23 @@ class Contract(Aggregate):
         if rule_id in self.penalty_rules or rule_id in self.incentive_rules:
             raise RuleAlreadyDefined(f"rule {rule_id!r} is already defined")
 
-    def define_penalty_rule(self, rule: PenaltyRule, provenance: Provenance) -> None:
-        """Define a service-credit rule bound to an SLA metric."""
+    def _check_new_rule(self, rule: PenaltyRule | IncentiveRule) -> None:
         self._check_not_terminated()
         self._check_rule_id_free(rule.rule_id)
         self._check_rule_target(rule.metric_id, rule.effective_from)
         self._check_caps_currency(rule)
+
+    def _check_rule_revision(self, rules: dict[str, list[Any]],
+                             rule: PenaltyRule | IncentiveRule, rationale: str) -> None:
+        self._check_not_terminated()
+        check_text(rationale, "rationale")
+        self._check_rule_amendable(rules, rule)
+        self._check_rule_target(rule.metric_id, rule.effective_from)
+        self._check_caps_currency(rule)
+
+    def define_penalty_rule(self, rule: PenaltyRule, provenance: Provenance) -> None:
+        """Define a service-credit rule bound to an SLA metric."""
+        self._check_new_rule(rule)
         self._define_penalty_rule(rule=rule, provenance=provenance)
 
     @event(PenaltyRuleDefined)
@@ -838,11 +849,7 @@ class Contract(Aggregate):
     def amend_penalty_rule(self, rule: PenaltyRule, rationale: str,
                            provenance: Provenance) -> None:
         """Add a new version of a penalty rule, in force from a later date."""
-        self._check_not_terminated()
-        check_text(rationale, "rationale")
-        self._check_rule_amendable(self.penalty_rules, rule)
-        self._check_rule_target(rule.metric_id, rule.effective_from)
-        self._check_caps_currency(rule)
+        self._check_rule_revision(self.penalty_rules, rule, rationale)
         self._amend_penalty_rule(rule=rule, rationale=rationale, provenance=provenance)
 
     @event(PenaltyRuleAmended)
@@ -852,10 +859,7 @@ class Contract(Aggregate):
 
     def define_incentive_rule(self, rule: IncentiveRule, provenance: Provenance) -> None:
         """Define a bonus rule bound to an SLA metric."""
-        self._check_not_terminated()
-        self._check_rule_id_free(rule.rule_id)
-        self._check_rule_target(rule.metric_id, rule.effective_from)
-        self._check_caps_currency(rule)
+        self._check_new_rule(rule)
         self._define_incentive_rule(rule=rule, provenance=provenance)
 
     @event(IncentiveRuleDefined)
@@ -865,11 +869,7 @@ class Contract(Aggregate):
     def amend_incentive_rule(self, rule: IncentiveRule, rationale: str,
                              provenance: Provenance) -> None:
         """Add a new version of an incentive rule, in force from a later date."""
-        self._check_not_terminated()
-        check_text(rationale, "rationale")
-        self._check_rule_amendable(self.incentive_rules, rule)
-        self._check_rule_target(rule.metric_id, rule.effective_from)
-        self._check_caps_currency(rule)
+        self._check_rule_revision(self.incentive_rules, rule, rationale)
         self._amend_incentive_rule(rule=rule, rationale=rationale, provenance=provenance)
 
     @event(IncentiveRuleAmended)

@@ -263,7 +263,8 @@ class TestRulesAndTriggers:
         second = report(api, contract_id, version + 4, "2026-02", "99.0")
         assert event_types(api, contract_id, version + 4)[-1] == "ExitTriggerFired"
         (trigger,) = second.json["exit_triggers"]
-        assert [e["period"] for e in trigger["fired"]["evidence"]] == ["2026-01", "2026-02"]
+        (firing,) = trigger["firings"]
+        assert [e["period"] for e in firing["evidence"]] == ["2026-01", "2026-02"]
 
     def test_an_incomplete_trigger_is_a_422(self, api: Api) -> None:
         contract_id, version = with_rules(api)
