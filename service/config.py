@@ -101,8 +101,9 @@ class Settings:
                 "POSTGRES_USER": unquote(url.username or "postgres"),
                 "POSTGRES_PASSWORD": unquote(url.password or ""),
                 "POSTGRES_SCHEMA": query.get("schema", "public"),
-                "POSTGRES_POOL_SIZE": str(self.db_pool_size),
-                "POSTGRES_MAX_OVERFLOW": "0",
+                # Open connections on demand, up to db_pool_size per process.
+                "POSTGRES_POOL_SIZE": "1",
+                "POSTGRES_MAX_OVERFLOW": str(self.db_pool_size - 1),
                 # No pre-ping: it costs a round trip per query; broken connections are
                 # retried by the library and replaced by the pool.
                 "POSTGRES_PRE_PING": "n",

@@ -27,7 +27,7 @@ bp = Blueprint("contracts", __name__, url_prefix="/v1/contracts")
 @command(WRITE_CONTRACTS, status=201)
 def draft_contract(ctx: CommandContext) -> CommandResult:
     """Draft a contract."""
-    data = parse_body(schemas.DraftContractSchema())
+    data = parse_body(schemas.DraftContractSchema)
     return ledger().draft_contract(**data, ctx=ctx)
 
 
@@ -35,7 +35,7 @@ def draft_contract(ctx: CommandContext) -> CommandResult:
 def get_contract(contract_id: UUID) -> Response:
     """Read a contract, now or at one of its versions."""
     principal().require(READ_CONTRACTS)
-    query = parse_query(schemas.ContractQuerySchema())
+    query = parse_query(schemas.ContractQuerySchema)
     contract = ledger().get_contract(contract_id, version=query.get("version"),
                                      vendor_scope=principal().vendor_scope,
                                      as_of_date=query.get("as_of_date"))
@@ -46,7 +46,7 @@ def get_contract(contract_id: UUID) -> Response:
 def list_contract_events(contract_id: UUID) -> Response:
     """List the contract's own events, oldest first, with their hash links."""
     principal().require(READ_EVENTS)
-    query = parse_query(schemas.EventsQuerySchema())
+    query = parse_query(schemas.EventsQuerySchema)
     events = ledger().contract_events(contract_id, after=query["after"], limit=query["limit"],
                                       vendor_scope=principal().vendor_scope)
     page = {"events": events, "next_after": events[-1]["version"] if events else None}
@@ -59,7 +59,7 @@ def list_contract_events(contract_id: UUID) -> Response:
 @command(WRITE_CONTRACTS)
 def amend_terms(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Amend the contract's terms."""
-    data = parse_body(schemas.AmendmentSchema())
+    data = parse_body(schemas.AmendmentSchema)
     return ledger().amend_terms(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -67,7 +67,7 @@ def amend_terms(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 @command(WRITE_CONTRACTS)
 def designate_point_of_contact(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Designate the single point of contact."""
-    data = parse_body(schemas.PointOfContactSchema())
+    data = parse_body(schemas.PointOfContactSchema)
     return ledger().designate_point_of_contact(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -75,7 +75,7 @@ def designate_point_of_contact(contract_id: UUID, ctx: CommandContext) -> Comman
 @command(WRITE_CONTRACTS)
 def define_sla_metric(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Define an SLA metric."""
-    data = parse_body(schemas.SlaMetricSchema())
+    data = parse_body(schemas.SlaMetricSchema)
     return ledger().define_sla_metric(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -83,7 +83,7 @@ def define_sla_metric(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 @command(WRITE_CONTRACTS)
 def amend_sla(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Change SLA targets or retire SLA metrics from an effective date."""
-    data = parse_body(schemas.SlaAmendmentSchema())
+    data = parse_body(schemas.SlaAmendmentSchema)
     return ledger().amend_sla(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -91,7 +91,7 @@ def amend_sla(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 @command(WRITE_CONTRACTS)
 def define_exit_plan(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Define or revise the exit plan."""
-    data = parse_body(schemas.ExitPlanSchema())
+    data = parse_body(schemas.ExitPlanSchema)
     return ledger().define_exit_plan(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -99,7 +99,7 @@ def define_exit_plan(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 @command(WRITE_CONTRACTS)
 def activate(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Put the contract live (today, unless an effective date is given)."""
-    data = parse_body(schemas.ActivationSchema())
+    data = parse_body(schemas.ActivationSchema)
     effective_date = data["effective_date"] or datetime.now(UTC).date()
     return ledger().activate(contract_id, expected_version(), effective_date=effective_date,
                              ctx=ctx)
@@ -109,7 +109,7 @@ def activate(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 @command(WRITE_CONTRACTS)
 def renew(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Renew the contract to a later end date."""
-    data = parse_body(schemas.RenewalSchema())
+    data = parse_body(schemas.RenewalSchema)
     return ledger().renew(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -117,7 +117,7 @@ def renew(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 @command(WRITE_CONTRACTS)
 def terminate(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Terminate the contract (overriding an incomplete exit plan is an admin's call)."""
-    data = parse_body(schemas.TerminationSchema())
+    data = parse_body(schemas.TerminationSchema)
     if data["override_reason"] is not None and principal().role != "admin":
         raise Forbidden("only an admin may terminate past an incomplete exit plan")
     return ledger().terminate(contract_id, expected_version(), **data, ctx=ctx)

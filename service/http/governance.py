@@ -18,7 +18,7 @@ bp = Blueprint("governance", __name__, url_prefix="/v1/contracts/<uuid:contract_
 @command(WRITE_CONTRACTS)
 def declare_cadence(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Declare how often each review and the health check are due."""
-    data = parse_body(schemas.CadenceSchema())
+    data = parse_body(schemas.CadenceSchema)
     return ledger().declare_cadence(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -26,7 +26,7 @@ def declare_cadence(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 @command(WRITE_CONTRACTS)
 def conduct_health_check(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Record a health check with its findings."""
-    data = parse_body(schemas.HealthCheckSchema())
+    data = parse_body(schemas.HealthCheckSchema)
     return ledger().conduct_health_check(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -35,7 +35,7 @@ def conduct_health_check(contract_id: UUID, ctx: CommandContext) -> CommandResul
 def plan_corrective_action(contract_id: UUID, finding_id: str,
                            ctx: CommandContext) -> CommandResult:
     """Plan a corrective action for a finding."""
-    data = parse_body(schemas.CorrectiveActionSchema())
+    data = parse_body(schemas.CorrectiveActionSchema)
     return ledger().plan_corrective_action(contract_id, expected_version(),
                                            finding_id=finding_id, **data, ctx=ctx)
 
@@ -45,7 +45,7 @@ def plan_corrective_action(contract_id: UUID, finding_id: str,
 def update_corrective_action(contract_id: UUID, finding_id: str, action_id: str,
                              ctx: CommandContext) -> CommandResult:
     """Record progress on a corrective action."""
-    data = parse_body(schemas.CorrectiveActionUpdateSchema())
+    data = parse_body(schemas.CorrectiveActionUpdateSchema)
     return ledger().update_corrective_action(contract_id, expected_version(),
                                              finding_id=finding_id, action_id=action_id,
                                              **data, ctx=ctx)
@@ -56,7 +56,7 @@ def update_corrective_action(contract_id: UUID, finding_id: str, action_id: str,
 def complete_corrective_action(contract_id: UUID, finding_id: str, action_id: str,
                                ctx: CommandContext) -> CommandResult:
     """Complete a corrective action."""
-    data = parse_body(schemas.CorrectiveActionCompletionSchema())
+    data = parse_body(schemas.CorrectiveActionCompletionSchema)
     return ledger().complete_corrective_action(contract_id, expected_version(),
                                                finding_id=finding_id, action_id=action_id,
                                                **data, ctx=ctx)
@@ -66,7 +66,7 @@ def complete_corrective_action(contract_id: UUID, finding_id: str, action_id: st
 @command(WRITE_CONTRACTS)
 def close_finding(contract_id: UUID, finding_id: str, ctx: CommandContext) -> CommandResult:
     """Resolve a finding with evidence, or accept it as a risk."""
-    data = parse_body(schemas.FindingResolutionSchema())
+    data = parse_body(schemas.FindingResolutionSchema)
     return ledger().close_finding(contract_id, expected_version(), finding_id=finding_id,
                                   **data, ctx=ctx)
 
@@ -76,7 +76,7 @@ def close_finding(contract_id: UUID, finding_id: str, ctx: CommandContext) -> Co
 def respond_to_finding(contract_id: UUID, finding_id: str,
                        ctx: CommandContext) -> CommandResult:
     """Record the vendor's response to a finding."""
-    data = parse_body(schemas.FindingResponseSchema())
+    data = parse_body(schemas.FindingResponseSchema)
     return ledger().respond_to_finding(contract_id, expected_version(), finding_id=finding_id,
                                        **data, ctx=ctx)
 
@@ -85,7 +85,7 @@ def respond_to_finding(contract_id: UUID, finding_id: str,
 @command(WRITE_CONTRACTS)
 def hold_review(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Record a governance review (a scorecard review carries a balanced scorecard)."""
-    data = parse_body(schemas.ReviewSchema())
+    data = parse_body(schemas.ReviewSchema)
     return ledger().hold_review(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -93,7 +93,7 @@ def hold_review(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 @command(PROPOSE_IMPROVEMENTS)
 def propose_improvement(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Propose an improvement (vendor or procurement)."""
-    data = parse_body(schemas.ProposalSchema())
+    data = parse_body(schemas.ProposalSchema)
     return ledger().propose_improvement(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -101,7 +101,7 @@ def propose_improvement(contract_id: UUID, ctx: CommandContext) -> CommandResult
 @command(WRITE_CONTRACTS)
 def decide_proposal(contract_id: UUID, proposal_id: str, ctx: CommandContext) -> CommandResult:
     """Accept, reject or defer a proposal."""
-    data = parse_body(schemas.ProposalDecisionSchema())
+    data = parse_body(schemas.ProposalDecisionSchema)
     return ledger().decide_proposal(contract_id, expected_version(), proposal_id=proposal_id,
                                     **data, ctx=ctx)
 
@@ -111,7 +111,7 @@ def decide_proposal(contract_id: UUID, proposal_id: str, ctx: CommandContext) ->
 def implement_proposal(contract_id: UUID, proposal_id: str,
                        ctx: CommandContext) -> CommandResult:
     """Record that an accepted proposal was implemented, with its realised benefit."""
-    data = parse_body(schemas.ProposalImplementationSchema())
+    data = parse_body(schemas.ProposalImplementationSchema)
     return ledger().implement_proposal(contract_id, expected_version(),
                                        proposal_id=proposal_id, **data, ctx=ctx)
 
@@ -120,7 +120,7 @@ def implement_proposal(contract_id: UUID, proposal_id: str,
 @command(WRITE_CONTRACTS)
 def dismiss_trigger(contract_id: UUID, trigger_id: str, ctx: CommandContext) -> CommandResult:
     """Dismiss a fired exit trigger with a reason."""
-    data = parse_body(schemas.TriggerDismissalSchema())
+    data = parse_body(schemas.TriggerDismissalSchema)
     return ledger().dismiss_trigger(contract_id, expected_version(), trigger_id=trigger_id,
                                     **data, ctx=ctx)
 
@@ -129,7 +129,7 @@ def dismiss_trigger(contract_id: UUID, trigger_id: str, ctx: CommandContext) -> 
 @command(WRITE_CONTRACTS)
 def initiate_exit(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Initiate the exit: from now on the exit plan's steps are tracked."""
-    data = parse_body(schemas.ExitInitiationSchema())
+    data = parse_body(schemas.ExitInitiationSchema)
     return ledger().initiate_exit(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -137,7 +137,7 @@ def initiate_exit(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 @command(WRITE_CONTRACTS)
 def start_exit_step(contract_id: UUID, step_id: str, ctx: CommandContext) -> CommandResult:
     """Start an exit plan step."""
-    parse_body(schemas.StrictSchema())
+    parse_body(schemas.StrictSchema)
     return ledger().start_exit_step(contract_id, expected_version(), step_id=step_id, ctx=ctx)
 
 
@@ -145,7 +145,7 @@ def start_exit_step(contract_id: UUID, step_id: str, ctx: CommandContext) -> Com
 @command(WRITE_CONTRACTS)
 def complete_exit_step(contract_id: UUID, step_id: str, ctx: CommandContext) -> CommandResult:
     """Complete an exit plan step."""
-    data = parse_body(schemas.ExitStepCompletionSchema())
+    data = parse_body(schemas.ExitStepCompletionSchema)
     return ledger().complete_exit_step(contract_id, expected_version(), step_id=step_id,
                                        **data, ctx=ctx)
 
@@ -154,5 +154,5 @@ def complete_exit_step(contract_id: UUID, step_id: str, ctx: CommandContext) -> 
 @command(WRITE_CONTRACTS)
 def record_exit_spend(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Record money spent on the exit (compared with the plan's budget)."""
-    data = parse_body(schemas.ExitSpendSchema())
+    data = parse_body(schemas.ExitSpendSchema)
     return ledger().record_exit_spend(contract_id, expected_version(), **data, ctx=ctx)

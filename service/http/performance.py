@@ -27,7 +27,7 @@ _PERIOD_KINDS = (
 @command(WRITE_CONTRACTS)
 def define_rule(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Define a penalty or incentive rule bound to an SLA metric."""
-    data = parse_body(schemas.RuleSchema())
+    data = parse_body(schemas.RuleSchema)
     return ledger().define_rule(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -35,7 +35,7 @@ def define_rule(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 @command(WRITE_CONTRACTS)
 def amend_rule(contract_id: UUID, rule_id: str, ctx: CommandContext) -> CommandResult:
     """Amend a rule from a later effective date."""
-    data = parse_body(schemas.RuleAmendmentSchema())
+    data = parse_body(schemas.RuleAmendmentSchema)
     return ledger().amend_rule(contract_id, expected_version(), rule_id=rule_id, **data, ctx=ctx)
 
 
@@ -43,7 +43,7 @@ def amend_rule(contract_id: UUID, rule_id: str, ctx: CommandContext) -> CommandR
 @command(WRITE_CONTRACTS)
 def retire_rule(contract_id: UUID, rule_id: str, ctx: CommandContext) -> CommandResult:
     """Retire a rule from an effective date."""
-    data = parse_body(schemas.RuleRetirementSchema())
+    data = parse_body(schemas.RuleRetirementSchema)
     return ledger().retire_rule(contract_id, expected_version(), rule_id=rule_id, **data,
                                 ctx=ctx)
 
@@ -52,7 +52,7 @@ def retire_rule(contract_id: UUID, rule_id: str, ctx: CommandContext) -> Command
 @command(REPORT_PERFORMANCE)
 def report_performance(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Report metric values for a period (or correct them); evaluated in the same write."""
-    data = parse_body(schemas.PerformanceReportSchema())
+    data = parse_body(schemas.PerformanceReportSchema)
     return ledger().report_performance(contract_id, expected_version(), **data, ctx=ctx)
 
 
@@ -60,7 +60,7 @@ def report_performance(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 @command(WRITE_CONTRACTS)
 def close_period(contract_id: UUID, period: str, ctx: CommandContext) -> CommandResult:
     """Close a period: metrics with no report are evaluated by their rules' policy."""
-    parse_body(schemas.StrictSchema())
+    parse_body(schemas.StrictSchema)
     kind = next((k for pattern, k in _PERIOD_KINDS if pattern.match(period)), None)
     if kind is None:
         raise ValidationError({"period": ["must be YYYY-Www, YYYY-MM or YYYY-Qn"]})
@@ -72,7 +72,7 @@ def close_period(contract_id: UUID, period: str, ctx: CommandContext) -> Command
 @command(WRITE_CONTRACTS)
 def waive_penalty(contract_id: UUID, penalty_id: str, ctx: CommandContext) -> CommandResult:
     """Waive an assessed penalty (reason and approver)."""
-    data = parse_body(schemas.WaiverSchema())
+    data = parse_body(schemas.WaiverSchema)
     return ledger().waive_penalty(contract_id, expected_version(), penalty_id=penalty_id,
                                   **data, ctx=ctx)
 
@@ -81,7 +81,7 @@ def waive_penalty(contract_id: UUID, penalty_id: str, ctx: CommandContext) -> Co
 @command(DISPUTE_PENALTIES)
 def dispute_penalty(contract_id: UUID, penalty_id: str, ctx: CommandContext) -> CommandResult:
     """Dispute an assessed penalty (the vendor, within the dispute window)."""
-    data = parse_body(schemas.DisputeSchema())
+    data = parse_body(schemas.DisputeSchema)
     return ledger().dispute_penalty(contract_id, expected_version(), penalty_id=penalty_id,
                                     **data, ctx=ctx)
 
@@ -90,7 +90,7 @@ def dispute_penalty(contract_id: UUID, penalty_id: str, ctx: CommandContext) -> 
 @command(WRITE_CONTRACTS)
 def resolve_dispute(contract_id: UUID, penalty_id: str, ctx: CommandContext) -> CommandResult:
     """Resolve a dispute: upheld, overturned, or adjusted to an amount."""
-    data = parse_body(schemas.DisputeResolutionSchema())
+    data = parse_body(schemas.DisputeResolutionSchema)
     return ledger().resolve_dispute(contract_id, expected_version(), penalty_id=penalty_id,
                                     **data, ctx=ctx)
 
@@ -99,7 +99,7 @@ def resolve_dispute(contract_id: UUID, penalty_id: str, ctx: CommandContext) -> 
 @command(WRITE_CONTRACTS)
 def define_exit_trigger(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Define a performance exit trigger."""
-    data = parse_body(schemas.ExitTriggerSchema())
+    data = parse_body(schemas.ExitTriggerSchema)
     return ledger().define_exit_trigger(contract_id, expected_version(), **data, ctx=ctx)
 
 

@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from functools import wraps
+from functools import cache, wraps
 from typing import Any
 from uuid import UUID
 
@@ -35,7 +35,13 @@ def principal() -> Principal:
     return g.principal  # type: ignore[no-any-return]
 
 
-def parse_body(schema: Schema) -> Any:
+@cache
+def _instance(schema: type[Schema]) -> Schema:
+    # Schemas hold no per-request state: build each once, not on every request.
+    return schema()
+
+
+def parse_body(schema: type[Schema]) -> Any:
     """Parse the JSON body with schema; an empty body counts as {}."""
     raw = request.get_data(cache=True)  # raises 413 beyond the configured limit
     if not raw.strip():
@@ -48,12 +54,12 @@ def parse_body(schema: Schema) -> Any:
             document = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
             raise Problem("malformed-request", f"the body is not valid JSON: {error}") from None
-    return schema.load(document)
+    return _instance(schema).load(document)
 
 
-def parse_query(schema: Schema) -> Any:
+def parse_query(schema: type[Schema]) -> Any:
     """Parse the query string with schema."""
-    return schema.load(request.args.to_dict())
+    return _instance(schema).load(request.args.to_dict())
 
 
 def expected_version() -> int:
