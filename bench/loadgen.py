@@ -295,6 +295,73 @@ class CommandScenario(HttpScenario):
         return "command", status, True, ""
 
 
+class ContactScenario(HttpScenario):
+    """POST point-of-contact round-robin over contracts this connection alone owns.
+
+    spec["contracts"] holds one list of contract ids per connection (connection i owns
+    list i) and spec["kinds"], if given, the request kind each connection reports (so
+    that one run can compare two sets of contracts under the same conditions). The
+    body has a fixed width, and a point of contact replaces the previous one, so
+    request and response keep one size however long the contract gets. Each contract's
+    current version is read with a GET in setup() (before the run starts) and again
+    after any failure.
+    """
+
+    def __init__(self, spec: dict[str, Any], index: int):
+        super().__init__(spec, index)
+        owned = spec["contracts"]
+        if index >= len(owned):
+            raise ValueError(f"connection {index} owns no contracts ({len(owned)} lists)")
+        self.ids = [str(c) for c in owned[index]]
+        self.versions: list[int | None] = [None] * len(self.ids)
+        self.kind = spec["kinds"][index] if "kinds" in spec else spec.get("kind", "command")
+        token = spec["token"]
+        self.prefix = f"Authorization: Bearer {token}\r\nHost: {self.host}\r\n".encode()
+        self.gets = [build_request("GET", f"/v1/contracts/{i}", self.host, token)
+                     for i in self.ids]
+        self.j = 0
+        self.n = index * 1_000_000
+
+    def setup(self) -> None:
+        super().setup()
+        for j in range(len(self.ids)):
+            self._resync(j)
+
+    def _resync(self, j: int) -> None:
+        status, head, body = self.conn.request(self.gets[j])
+        if status != 200:
+            raise RuntimeError(f"GET contract {self.ids[j]}: {status} {body[:200]!r}")
+        self.versions[j] = etag_version(head)
+
+    def step(self) -> Step:
+        j = self.j
+        self.j = (j + 1) % len(self.ids)
+        if self.versions[j] is None:
+            self._resync(j)
+        version = self.versions[j]
+        assert version is not None
+        self.n += 1
+        n = self.n % 10_000_000
+        body = b'{"name":"Contact %07d","email":"contact.%07d@acme.example"}' % (n, n)
+        request = b"".join((
+            b"POST /v1/contracts/", self.ids[j].encode(), b"/point-of-contact HTTP/1.1\r\n",
+            self.prefix,
+            b'If-Match: "%d"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n'
+            % (version, len(body)),
+            body,
+        ))
+        status, head, resp = self.conn.request(request)
+        if status != 200:
+            self.versions[j] = None  # read it again before the next command on it
+            return self.kind, status, False, resp[:300].decode(errors="replace")
+        new_version = etag_version(head)
+        if new_version != version + 1:
+            self.versions[j] = None
+            return self.kind, status, False, f"ETag {new_version} after {version}"
+        self.versions[j] = new_version
+        return self.kind, status, True, ""
+
+
 class PgInsertScenario(Scenario):
     """Raw psycopg baseline: one single-row INSERT and COMMIT per step."""
 
@@ -327,6 +394,7 @@ class PgInsertScenario(Scenario):
 SCENARIOS: dict[str, type[Scenario]] = {
     "get": GetScenario,
     "commands": CommandScenario,
+    "contact": ContactScenario,
     "pg_insert": PgInsertScenario,
 }
 
@@ -420,6 +488,12 @@ def _child_main(spec: dict[str, Any], first_index: int, n_threads: int, pipe: An
                 into.samples.extend(entry.samples[: max(0, 5 - len(into.samples))])
         cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         reconnects = sum(s.reconnects for s in scenarios)
+        # Keep the connections (and the database backends behind them) until the parent
+        # has read its end-of-window CPU counters: a backend that exits first is missed.
+        if pipe.poll(30):
+            message = pipe.recv()
+            if message[0] != "close":
+                return
         for scenario in scenarios:
             scenario.close()
         pipe.send(("done", {"stats": merged, "cpu_seconds": cpu, "fatal": fatal,
@@ -457,11 +531,13 @@ def summarise(entry: KindStats, seconds: float) -> dict[str, Any]:
 
 
 def run_load(spec: dict[str, Any], *, connections: int, processes: int, warmup: float,
-             duration: float, on_window: Callable[[str], None] | None = None) -> dict[str, Any]:
+             duration: float, on_window: Callable[[str], None] | None = None,
+             keep_latencies: bool = False) -> dict[str, Any]:
     """Run spec's scenario on `connections` connections; return figures per request kind.
 
     on_window("start") and on_window("end") are called in this process at the window's
-    boundaries (to snapshot CPU counters, database positions, ...).
+    boundaries (to snapshot CPU counters, database positions, ...). keep_latencies adds
+    every request's latency (seconds) per kind, so that merge_runs() can pool runs.
     """
     ctx = mp.get_context("spawn")
     processes = max(1, min(processes, connections))
@@ -493,6 +569,8 @@ def run_load(spec: dict[str, Any], *, connections: int, processes: int, warmup: 
         time.sleep(max(0.0, t_end - time.monotonic()))
         if on_window:
             on_window("end")
+        for _, pipe in children:
+            pipe.send(("close", None))
         merged: dict[str, KindStats] = {}
         client_cpu = 0.0
         fatal: list[str] = []
@@ -536,10 +614,47 @@ def run_load(spec: dict[str, Any], *, connections: int, processes: int, warmup: 
         total.samples.extend(entry.samples[: max(0, 5 - len(total.samples))])
     kinds = {"_total": summarise(total, duration)}
     kinds.update((name, summarise(entry, duration)) for name, entry in sorted(merged.items()))
-    return {
+    result: dict[str, Any] = {
         "kinds": kinds,
         "client_cpu_seconds": client_cpu,
         "fatal": fatal,
         "reconnects": reconnects,
         "window_seconds": duration,
+    }
+    if keep_latencies:
+        result["latencies"] = {"_total": list(total.latencies)}
+        result["latencies"].update((name, list(entry.latencies))
+                                   for name, entry in merged.items())
+    return result
+
+
+def merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pool several runs of one workload (each made with keep_latencies) into one result.
+
+    Counts add up, percentiles are recomputed over every request of every run, rates
+    are per second of all the measured windows together; the latencies are dropped.
+    """
+    seconds = sum(r["window_seconds"] for r in runs)
+    names = sorted({k for r in runs for k in r["kinds"]})
+    kinds: dict[str, Any] = {}
+    for name in names:
+        entry = KindStats()
+        for run in runs:
+            figures = run["kinds"].get(name)
+            if figures is None:
+                continue
+            entry.latencies.extend(run["latencies"].get(name, []))
+            entry.ok += figures["requests"]
+            entry.warmup_ok += figures["warmup_requests"]
+            entry.warmup_errors += figures["warmup_errors"]
+            for status, n in figures["errors_by_status"].items():
+                entry.errors[int(status)] = entry.errors.get(int(status), 0) + n
+            entry.samples.extend(figures["error_samples"][: max(0, 5 - len(entry.samples))])
+        kinds[name] = summarise(entry, seconds)
+    return {
+        "kinds": kinds,
+        "fatal": [m for r in runs for m in r["fatal"]],
+        "reconnects": sum(r["reconnects"] for r in runs),
+        "window_seconds": seconds,
+        "runs": len(runs),
     }

@@ -7,6 +7,9 @@ Measured one after another, never two servers under load at once:
              contract GETs and drafts
   raw        single-row INSERT + COMMIT loops with psycopg on the same PostgreSQL
   sqlite     the ledger on a fresh SQLite file: commands, GETs and drafts
+  long       long contract streams (10,000 events, snapshots) vs fresh contracts on
+             PostgreSQL and SQLite: commands through the server, hot commands and
+             cold loads in-process
 
 Writes bench/results/latest.json, bench/results/<UTC timestamp>.json and
 bench/results/latest.md, then prints the Markdown. See bench/README.md.
@@ -42,7 +45,8 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 sys.path.insert(1, str(ROOT))
 
-from loadgen import CommandScenario, HttpConn, build_request, run_load  # noqa: E402
+import longstreams  # noqa: E402
+from loadgen import CommandScenario, HttpConn, build_request, merge_runs, run_load  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
 LEDGER = str(VENV_BIN / "ledger")
@@ -55,6 +59,7 @@ TARGET_COMMANDS_PER_S = 1500.0
 TARGET_GET_RATIO = 0.60
 TARGET_P99_MS = 25.0
 TARGET_CONNECTIONS = 16
+TARGET_LONG_RATIO = 1.2  # a command on a long contract costs at most this x a fresh one's
 
 _T0 = time.monotonic()
 
@@ -319,9 +324,19 @@ class Postgres:
         }
 
     def drop(self) -> None:
+        import psycopg
+
         if self.dropped:
             return
-        self.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        for attempt in range(6):  # the server may be out of connections for a moment
+            try:
+                self.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+                break
+            except psycopg.OperationalError as error:
+                if attempt == 5:
+                    raise
+                log(f"could not drop schema {self.schema} yet ({error}); retrying")
+                time.sleep(2.0)
         self.dropped = True
         log(f"dropped schema {self.schema}")
 
@@ -342,10 +357,13 @@ class Bench:
         return env
 
     def measure(self, label: str, spec: dict[str, Any], server: Server | None,
-                duration: float, hooks: dict[str, Callable[[], None]] | None = None
-                ) -> dict[str, Any]:
+                duration: float, hooks: dict[str, Callable[[], None]] | None = None,
+                *, connections: int | None = None, warmup: float | None = None,
+                keep_latencies: bool = False) -> dict[str, Any]:
         """One load phase: warm-up, then `duration` seconds measured."""
         args = self.args
+        connections = args.connections if connections is None else connections
+        warmup = args.warmup if warmup is None else warmup
         snaps: dict[str, dict[str, float]] = {}
         pgid = server.pgid if server is not None else None
 
@@ -354,12 +372,13 @@ class Bench:
             if hooks and edge in hooks:
                 hooks[edge]()
 
-        log(f"{label}: {args.connections} connections, {args.warmup:g}s warm-up + "
+        log(f"{label}: {connections} connections, {warmup:g}s warm-up + "
             f"{duration:g}s measured")
         if server is not None and server.proc is not None and server.proc.poll() is not None:
             raise RuntimeError(f"{server.name} died:\n{server.log_tail()}")
-        result = run_load(spec, connections=args.connections, processes=args.client_procs,
-                          warmup=args.warmup, duration=duration, on_window=on_window)
+        result = run_load(spec, connections=connections, processes=args.client_procs,
+                          warmup=warmup, duration=duration, on_window=on_window,
+                          keep_latencies=keep_latencies)
         result["cpu"] = cpu_breakdown(snaps["start"], snaps["end"],
                                       result.pop("client_cpu_seconds"), duration)
         total = result["kinds"].get("_total", {})
@@ -405,23 +424,36 @@ class Bench:
 
     # -- the ledger
 
-    def ledger(self, store: str, url: str, pg: Postgres | None) -> dict[str, Any]:
-        args = self.args
+    def migrate(self, url: str) -> dict[str, str]:
+        """Create the store's tables (`ledger migrate`); return the servers' environment."""
         env = self.server_env({"LEDGER_DATABASE_URL": url})
-        for cmd in ([LEDGER, "migrate"],):
-            subprocess.run(cmd, env=env, cwd=ROOT, check=True, capture_output=True)
+        subprocess.run([LEDGER, "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
+        return env
+
+    def serve_ledger(self, name: str, env: dict[str, str]) -> tuple[Server, dict[str, Any]]:
+        """Start `ledger serve` with a fresh procurement API key; return it and the base spec
+        (the caller stops it)."""
         created = subprocess.run([LEDGER, "apikey", "create", "--role", "procurement",
                                   "--label", "bench"], env=env, cwd=ROOT, check=True,
                                  capture_output=True, text=True)
         token = created.stdout.strip().splitlines()[-1]
         port = free_port()
-        server = Server(f"ledger ({store})", [LEDGER, "serve", "--bind", f"{self.host}:{port}"],
-                        env, self.workdir / f"ledger-{store}.log")
+        server = Server(f"ledger ({name})", [LEDGER, "serve", "--bind", f"{self.host}:{port}"],
+                        env, self.workdir / f"ledger-{name}.log")
         server.start()
-        out: dict[str, Any] = {}
         try:
             server.wait_ready(self.host, port, "/readyz")
-            base = {"host": self.host, "port": port, "token": token}
+        except BaseException:
+            server.stop()
+            raise
+        return server, {"host": self.host, "port": port, "token": token}
+
+    def ledger(self, store: str, url: str, pg: Postgres | None) -> dict[str, Any]:
+        args = self.args
+        env = self.migrate(url)
+        server, base = self.serve_ledger(store, env)
+        out: dict[str, Any] = {}
+        try:
             ids = self.preload(base)
             table = pg.events_table() if pg is not None else None
 
@@ -462,6 +494,86 @@ class Bench:
             out["server_log_tail"] = server.log_tail(60)
         return out
 
+    # -- long streams
+
+    def long_streams(self, store: str, url: str) -> dict[str, Any]:
+        """Commands on contracts of `long_events` events vs fresh ones, hot and cold."""
+        args = self.args
+        conns = args.long_connections
+        env = self.migrate(url)
+        ledger_env = {k: v for k, v in env.items() if k.startswith("LEDGER_")}
+        # Lengths spread over one snapshot interval, so that cold loads replay 0..99
+        # events after the latest snapshot (about 50 on average, like a random contract).
+        from service.application import SNAPSHOT_INTERVAL
+
+        span = SNAPSHOT_INTERVAL - 1
+        targets = [args.long_events + (round(i * span / (conns - 1)) if conns > 1 else 0)
+                   for i in range(conns)]
+        fresh_count = conns * args.fresh_per_connection
+        log(f"{store} long streams: building {conns} contracts of {targets[0]:,}-"
+            f"{targets[-1]:,} events and {fresh_count} of {args.fresh_events}")
+        built = longstreams.build(url, ledger_env, long_targets=targets, fresh_count=fresh_count,
+                                  fresh_events=args.fresh_events,
+                                  processes=max(1, min(os.cpu_count() or 1, 4)))
+        log(f"{store} long streams: built {built['events']:,} events in "
+            f"{built['seconds']:.1f}s ({built['events_per_s']:,.0f}/s)")
+        long_ids = [c["id"] for c in built["long"]]
+        fresh_ids = [c["id"] for c in built["fresh"]]
+        built["fresh"] = {"contracts": len(fresh_ids), "events": args.fresh_events}  # not 256 ids
+        t0 = time.monotonic()
+        inproc = longstreams.measure_in_process(
+            url, ledger_env, long_ids, fresh_ids[:conns], rounds=args.cold_rounds,
+            command_rounds=max(1, args.cold_rounds // 3), hot_commands=args.hot_commands)
+        log(f"{store} in-process ({time.monotonic() - t0:.1f}s): hot command CPU long "
+            f"{inproc['hot']['long']['cpu']['mean_ms']:.2f} vs fresh "
+            f"{inproc['hot']['fresh']['cpu']['mean_ms']:.2f} ms (mean); cold load long "
+            f"{inproc['load']['long']['wall']['median_ms']:.2f} vs fresh "
+            f"{inproc['load']['fresh']['wall']['median_ms']:.2f} ms, first command "
+            f"{inproc['command']['long']['wall']['median_ms']:.2f} vs "
+            f"{inproc['command']['fresh']['wall']['median_ms']:.2f} ms (medians); full replay of "
+            f"{inproc['full_replay']['events']:,} events {inproc['full_replay']['wall_ms']:.0f} ms")
+
+        # Through the server: long and fresh connections side by side in one window, so
+        # that whatever else the machine does hits both alike. Even connections own a long
+        # contract each, odd ones cycle through their own fresh contracts.
+        server, base = self.serve_ledger(f"{store}-long", env)
+        contracts, kinds = [], []
+        for c in range(conns):
+            contracts += [[long_ids[c]], fresh_ids[c::conns]]
+            kinds += ["long", "fresh"]
+        spec = {**base, "scenario": "contact", "contracts": contracts, "kinds": kinds}
+        runs: list[dict[str, Any]] = []
+        try:
+            for r in range(args.long_rounds):
+                runs.append(self.measure(
+                    f"{store} long + fresh contracts, round {r + 1}/{args.long_rounds}", spec,
+                    server, args.long_duration, connections=2 * conns,
+                    warmup=args.long_warmup, keep_latencies=True))
+        finally:
+            server.stop()
+        served = merge_runs(runs)
+        served["cpu"] = _merge_cpu([run["cpu"] for run in runs],
+                                   [run["window_seconds"] for run in runs])
+        served["rounds"] = [{kind: {k: run["kinds"][kind][k] for k in
+                                    ("rate_per_s", "p50_ms", "p99_ms", "mean_ms", "errors")}
+                             for kind in ("long", "fresh") if kind in run["kinds"]}
+                            | {"server_cores": run["cpu"]["server_cores"]} for run in runs]
+        out: dict[str, Any] = {"build": built, "in_process": inproc, "served": served}
+        after = longstreams.check_snapshots(url, ledger_env, long_ids)
+        out["after"] = {
+            "long_versions": after["versions"],
+            "snapshots_ok": after["ok"],
+            "fresh_versions": _fresh_versions(url, ledger_env, fresh_ids),
+        }
+        if not after["ok"]:
+            log(f"{store} long streams: snapshots out of step after the run: {after['wrong']}")
+        out["summary"] = long_summary(out)
+        log(f"{store} long streams: ratios long/fresh " + ", ".join(
+            f"{k} {v:.2f}" for k, v in out["summary"]["ratios"].items() if v is not None))
+        if server.log_tail().count("Traceback"):
+            out["server_log_tail"] = server.log_tail(60)
+        return out
+
     def preload(self, base: dict[str, Any]) -> list[str]:
         """Create the contracts the GET phase reads (each with events_per_get_contract events)."""
         args = self.args
@@ -495,6 +607,60 @@ def _contract_body() -> dict[str, Any]:
     from tests.support import contract_body  # the body the test suite drafts with
 
     return contract_body()
+
+
+def _merge_cpu(cpus: list[dict[str, Any]], seconds: list[float]) -> dict[str, Any]:
+    """Time-weighted average of several windows' CPU breakdowns."""
+    total = sum(seconds)
+    merged: dict[str, Any] = {}
+    for key, value in cpus[0].items():
+        if isinstance(value, (int, float)) and key != "machine_cores":
+            merged[key] = sum(c[key] * s for c, s in zip(cpus, seconds, strict=True)) / total
+        else:
+            merged[key] = value
+    return merged
+
+
+def _fresh_versions(url: str, environ: dict[str, str], ids: list[str]) -> dict[str, int]:
+    """Lowest and highest version among the fresh contracts (after the run)."""
+    from uuid import UUID
+
+    ledger = longstreams.uncached_ledger(longstreams.settings_for(url, environ))
+    try:
+        versions = [ledger.repository.get(UUID(i)).version for i in ids]
+    finally:
+        ledger.close()
+    return {"min": min(versions), "max": max(versions)}
+
+
+def long_summary(out: dict[str, Any]) -> dict[str, Any]:
+    """Ratios long ÷ fresh as costs: above 1 means a command on a long contract costs more."""
+    inproc, kinds = out["in_process"], out["served"]["kinds"]
+    ratios: dict[str, float | None] = {
+        "hot_cpu_in_process": inproc["ratios"]["hot_cpu"],
+        "hot_wall_in_process": inproc["ratios"]["hot_wall"],
+    }
+    f, g = kinds.get("fresh"), kinds.get("long")
+    if f and g and f["requests"] and g["requests"]:
+        ratios["served_throughput"] = f["rate_per_s"] / g["rate_per_s"]  # fresh/s ÷ long/s
+        ratios["served_mean_latency"] = g["mean_ms"] / f["mean_ms"]
+        ratios["served_p50"] = g["p50_ms"] / f["p50_ms"]
+        ratios["served_p99"] = g["p99_ms"] / f["p99_ms"]
+    ratios["cold_load_cpu"] = inproc["ratios"]["load_cpu"]
+    ratios["cold_load_wall"] = inproc["ratios"]["load_wall"]
+    ratios["cold_first_command_cpu"] = inproc["ratios"]["command_cpu"]
+    ratios["cold_first_command_wall"] = inproc["ratios"]["command_wall"]
+    # The target applies to these. In-process figures are judged on CPU time, which other
+    # load on the machine does not inflate (wall time is shown beside it); the percentiles
+    # through the server are shown, not judged (too noisy).
+    judged = ("hot_cpu_in_process", "served_throughput", "cold_load_cpu",
+              "cold_first_command_cpu")
+    met: dict[str, bool | None] = {}
+    for key in judged:
+        value = ratios.get(key)
+        met[key] = None if value is None else value <= TARGET_LONG_RATIO
+    return {"ratios": ratios, "target": TARGET_LONG_RATIO, "met": met,
+            "all_met": all(v for v in met.values() if v is not None)}
 
 
 # -- report -------------------------------------------------------------------------------
@@ -604,7 +770,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"load average at start {m['loadavg_at_start']}",
         f"- software: Python {m['python']}, "
         + ", ".join(f"{k} {v}" for k, v in m["packages"].items())
-        + (f", PostgreSQL {m['postgresql']}" if m["postgresql"] else ""),
+        + (f", PostgreSQL {m['postgresql']} at {s.get('postgres')}" if m["postgresql"] else ""),
         f"- code: git {m['git_commit'][:12]}{' (uncommitted changes)' if m['git_dirty'] else ''}",
         f"- load: {s['connections']} connections from {s['client_procs']} load processes "
         f"(closed loop, keep-alive); {s['warmup_s']:g} s warm-up, {s['duration_s']:g} s measured"
@@ -653,6 +819,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         row(name, "drafts only (POST /v1/contracts)", ledger.get("drafts"))
         if store == "postgres":
             row("raw psycopg", "INSERT + COMMIT (1 row)", r.get("raw_insert", {}).get("insert"))
+    if not r.get("postgres"):
+        row("raw psycopg", "INSERT + COMMIT (1 row)", r.get("raw_insert", {}).get("insert"))
 
     lines += ["", "## Ratios", "", "| ratio | value |", "|---|---:|"]
     names = {
@@ -690,6 +858,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                          f"{b['mean_events_per_txn']:.1f} | {b['median_events_per_txn']} | "
                          f"{b['event_weighted_mean']:.1f} | {b['max_events_per_txn']} | {hist} |")
 
+    lines += render_long_streams(report)
+
     problems = []
     for system, phases in r.items():
         if not isinstance(phases, dict):
@@ -725,6 +895,131 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_long_streams(report: dict[str, Any]) -> list[str]:
+    r, s = report["results"], report["settings"].get("long_streams", {})
+    stores = [(name, r[key]) for key, name in (("long_postgres", "PostgreSQL"),
+                                              ("long_sqlite", "SQLite")) if r.get(key)]
+    if not stores:
+        return []
+    target = s.get("target_ratio", TARGET_LONG_RATIO)
+    first = stores[0][1]["in_process"]
+    cold_after = first["events_after_snapshot"]
+    interval = s["snapshot_interval"]
+    lines = [
+        "", "## Long streams (snapshots)", "",
+        f"Does a command on a contract of {s['events']:,} events cost what it costs on a fresh "
+        f"one? Long: {s['connections']} contracts of {s['events']:,} to "
+        f"{s['events'] + interval - 1:,} events (lengths spread over one snapshot interval of "
+        f"{interval}), built in-process before the server starts (bench/longstreams.py). "
+        f"Fresh: contracts of {s['fresh_events']} events. The command is `point-of-contact` "
+        "(it replaces the contact, so request, state and response keep one size; each adds "
+        "an event).",
+        "",
+        f"Through the server: {2 * s['connections']} connections in one window, "
+        f"{s['connections']} each owning one long contract and {s['connections']} each cycling "
+        f"through {s['fresh_per_connection']} fresh ones, back to back with If-Match; side by "
+        "side, so that other load on the machine hits both alike. "
+        f"{s['rounds']} run(s) of {s['warmup_s']:g} s warm-up + {s['duration_s']:g} s measured, "
+        "pooled.",
+        "",
+        "| store | contracts | commands/s | p50 | p99 | mean | errors "
+        "| CPU cores (whole run): server / PostgreSQL / load gen / other |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, out in stores:
+        after = out.get("after", {})
+        versions = after.get("long_versions") or []
+        fresh_v = after.get("fresh_versions") or {}
+        served = out["served"]
+        cpu = served["cpu"]
+        for kind in ("long", "fresh"):
+            figures = served["kinds"].get(kind)
+            if not figures:
+                continue
+            what = (f"fresh ({s['fresh_events']} → ≤ {fresh_v.get('max', '?')} events)"
+                    if kind == "fresh" else
+                    f"long ({s['events']:,} → ≤ {max(versions):,} events)" if versions
+                    else "long")
+            lines.append(
+                f"| {name} | {what} | {_rate(figures['rate_per_s'])} | {_ms(figures['p50_ms'])} | "
+                f"{_ms(figures['p99_ms'])} | {_ms(figures['mean_ms'])} | {figures['errors']} | "
+                f"{cpu['server_cores']:.2f} / {cpu['postgres_cores']:.2f} / "
+                f"{cpu['client_cores']:.2f} / {cpu['other_cores']:.2f} |")
+    lines += [
+        "",
+        "In-process, one call at a time, long and fresh alternating (bench/longstreams.py). "
+        f"Hot: {first['hot_commands_per_contract']} commands per contract on the application a "
+        "web worker builds (aggregate cache warm; mean, so the snapshot written every "
+        f"{interval} events is included: {first['hot']['long']['snapshots_written']} of "
+        f"{first['hot']['long']['wall']['n']} long commands wrote one). Cold: an "
+        "application without aggregate cache, which reconstructs the contract on every "
+        "call — what the first request on a contract pays after a worker restart or a cache "
+        "eviction; long = latest snapshot + "
+        f"{cold_after['min']} to {cold_after['max']} events after it (mean "
+        f"{cold_after['mean']:.0f}), fresh = {first['fresh_events']['max']} events and no "
+        f"snapshot; {s['cold_rounds']} loads per contract, a third as many first commands "
+        "(load + command + commit + response data); medians. Wall time (CPU time).",
+        "",
+        "| store | what | fresh | long | long ÷ fresh: wall / CPU "
+        "| full replay, snapshots off | cost of a long cold load |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for name, out in stores:
+        inproc = out["in_process"]
+        model = inproc.get("load_model")
+        full = inproc["full_replay"]
+        for what, key, stat in (("hot command (mean)", "hot", "mean_ms"),
+                                ("cold load (`repository.get`)", "load", "median_ms"),
+                                ("cold first command", "command", "median_ms")):
+            fr, lo = inproc[key]["fresh"], inproc[key]["long"]
+            extra = ("", "")
+            if key == "load":
+                extra = (f"{full['wall_ms']:,.0f} ms ({full['events']:,} events)",
+                         f"{model['fixed_ms']:.2f} ms + {model['per_event_ms'] * 1000:.0f} µs "
+                         "per event after the snapshot (least squares)" if model else "")
+            lines.append(
+                f"| {name} | {what} | {_ms(fr['wall'][stat])} ({_ms(fr['cpu'][stat])}) | "
+                f"{_ms(lo['wall'][stat])} ({_ms(lo['cpu'][stat])}) | "
+                f"{lo['wall'][stat] / fr['wall'][stat]:.2f} / "
+                f"{lo['cpu'][stat] / max(fr['cpu'][stat], 1e-9):.2f} | {extra[0]} | {extra[1]} |")
+    rows = (
+        ("hot: CPU per command, in-process (mean)", "hot_cpu_in_process",
+         lambda x: f"wall {x['hot_wall_in_process']:.2f}"),
+        ("hot: commands/s through the server (fresh ÷ long)", "served_throughput",
+         lambda x: (f"mean latency {x['served_mean_latency']:.2f}, p50 {x['served_p50']:.2f}, "
+                    f"p99 {x['served_p99']:.2f}") if x.get("served_mean_latency") else ""),
+        ("cold: load, CPU (median)", "cold_load_cpu",
+         lambda x: f"wall {x['cold_load_wall']:.2f}"),
+        ("cold: first command, CPU (median)", "cold_first_command_cpu",
+         lambda x: f"wall {x['cold_first_command_wall']:.2f}"),
+    )
+    lines += ["", f"| store | long ÷ fresh | value | target ≤ {target:g} | not judged |",
+              "|---|---|---:|---|---|"]
+    for name, out in stores:
+        summary = out["summary"]
+        ratios = summary["ratios"]
+        for label, key, also in rows:
+            value = ratios.get(key)
+            met = summary["met"].get(key)
+            lines.append(f"| {name} | {label} | {'—' if value is None else f'{value:.2f}'} | "
+                         f"{'n/a' if met is None else ('**met**' if met else '**not met**')} | "
+                         f"{also(ratios) if value is not None else ''} |")
+    notes = []
+    for name, out in stores:
+        build = out["build"]
+        after = out.get("after", {})
+        notes.append(f"{name}: built {build['events']:,} events in {build['seconds']:.1f} s "
+                     f"({build['processes']} processes); every long contract's latest snapshot "
+                     f"at its last multiple of {interval} after the run: "
+                     f"{'yes' if after.get('snapshots_ok') else '**no**'}")
+        fresh_max = (after.get("fresh_versions") or {}).get("max", 0)
+        if fresh_max >= interval:
+            notes.append(f"{name}: fresh contracts reached {fresh_max} events — past the first "
+                         "snapshot, no longer fresh; raise --fresh-per-connection")
+    lines += ["", *[f"- {n}" for n in notes]]
+    return lines
+
+
 # -- main ---------------------------------------------------------------------------------
 
 
@@ -751,8 +1046,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="PostgreSQL database (a fresh bench_* schema is made and dropped)")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--phases", default="hello,postgres,raw,sqlite",
-                        help="which of hello,postgres,raw,sqlite to run (comma-separated)")
+    parser.add_argument("--phases", default="hello,postgres,raw,sqlite,long",
+                        help="which of hello,postgres,raw,sqlite,long to run (comma-separated; "
+                        "long runs on PostgreSQL and SQLite unless skipped)")
+    long = parser.add_argument_group("long streams (the `long` phase)")
+    long.add_argument("--long-events", type=int, help="events per long contract (default "
+                      "10,000, quick 2,000); the contracts get 0-99 more, spread over one "
+                      "snapshot interval")
+    long.add_argument("--long-connections", type=int, default=8,
+                      help="long contracts; the server run has as many connections on them, "
+                      "each owning one, and as many again on fresh contracts")
+    long.add_argument("--fresh-per-connection", type=int, default=32,
+                      help="fresh contracts each connection cycles through")
+    long.add_argument("--fresh-events", type=int, default=20,
+                      help="events of a fresh contract when the phase starts")
+    long.add_argument("--long-duration", type=float, help="measured seconds of each server "
+                      "run (default 5, quick 3)")
+    long.add_argument("--long-warmup", type=float, help="warm-up seconds of each run "
+                      "(default 2, quick 1)")
+    long.add_argument("--long-rounds", type=int, help="server runs, pooled (default 2, "
+                      "quick 1)")
+    long.add_argument("--cold-rounds", type=int, default=9,
+                      help="cold loads per contract (cold first commands: a third as many)")
+    long.add_argument("--hot-commands", type=int,
+                      help="in-process hot commands per contract (default 50, quick 25)")
     parser.add_argument("--output-dir", type=Path, default=BENCH / "results")
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     args = parser.parse_args(argv)
@@ -764,16 +1081,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.drafts_duration = 0.0 if args.quick else args.duration / 2
     if args.get_contracts is None:
         args.get_contracts = 32 if args.quick else 64
+    if args.long_events is None:
+        args.long_events = 2000 if args.quick else 10_000
+    if args.long_duration is None:
+        args.long_duration = 3.0 if args.quick else 5.0
+    if args.long_warmup is None:
+        args.long_warmup = 1.0 if args.quick else 2.0
+    if args.long_rounds is None:
+        args.long_rounds = 1 if args.quick else 2
+    if args.hot_commands is None:
+        args.hot_commands = 25 if args.quick else 50
     args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
     if args.skip_postgres:
         args.phases -= {"postgres", "raw"}
     if args.skip_sqlite:
         args.phases.discard("sqlite")
-    unknown = args.phases - {"hello", "postgres", "raw", "sqlite"}
+    unknown = args.phases - {"hello", "postgres", "raw", "sqlite", "long"}
     if unknown:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     if args.connections < 1 or args.client_procs < 1 or args.events_per_get_contract < 1:
         parser.error("--connections, --client-procs and --events-per-get-contract must be ≥ 1")
+    if min(args.long_events, args.long_connections, args.fresh_per_connection,
+           args.fresh_events, args.long_rounds, args.cold_rounds, args.hot_commands) < 1:
+        parser.error("the long-stream counts must be ≥ 1")
     return args
 
 
@@ -783,7 +1113,8 @@ def main(argv: list[str] | None = None) -> int:
     atexit.register(_stop_all_servers)
     started = dt.datetime.now(dt.UTC)
     workdir = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
-    wants_pg = bool(args.phases & {"postgres", "raw"})
+    wants_pg = bool(args.phases & {"postgres", "raw"}) or (
+        "long" in args.phases and not args.skip_postgres)
     pg_version = pg_available(args.pg_url) if wants_pg else None
     pg = Postgres(args.pg_url, f"bench_{secrets.token_hex(5)}") if pg_version else None
     if pg is not None:
@@ -792,8 +1123,13 @@ def main(argv: list[str] | None = None) -> int:
                 _quietly(pg.drop)
 
         atexit.register(drop_schema)
-    skipped = [f"{name} (not in --phases)" for name in ("hello", "postgres", "raw", "sqlite")
+    skipped = [f"{name} (not in --phases)" for name in ("hello", "postgres", "raw", "sqlite",
+                                                          "long")
                if name not in args.phases]
+    if "long" in args.phases and args.skip_postgres:
+        skipped.append("long streams on PostgreSQL (--skip-postgres)")
+    if "long" in args.phases and args.skip_sqlite:
+        skipped.append("long streams on SQLite (--skip-sqlite)")
     if wants_pg and pg is None:
         skipped.append(f"PostgreSQL phases: no server at {args.pg_url}")
 
@@ -811,6 +1147,12 @@ def main(argv: list[str] | None = None) -> int:
             results["raw_insert"] = bench.raw_insert(pg)
         if "sqlite" in args.phases:
             results["sqlite"] = bench.ledger("sqlite", f"sqlite:///{workdir}/ledger.db", None)
+        if "long" in args.phases:
+            if pg is not None and not args.skip_postgres:
+                results["long_postgres"] = bench.long_streams("postgres", pg.url)
+            if not args.skip_sqlite:
+                results["long_sqlite"] = bench.long_streams(
+                    "sqlite", f"sqlite:///{workdir}/long.db")
     finally:
         _stop_all_servers()
         if pg is not None:
@@ -836,8 +1178,22 @@ def main(argv: list[str] | None = None) -> int:
             "quick": args.quick,
             "phases": sorted(args.phases),
             "commands_per_contract": args.commands_per_contract,
+            "postgres": _without_password(args.pg_url) if wants_pg else None,
             "get_contracts": args.get_contracts,
             "events_per_get_contract": args.events_per_get_contract,
+            "long_streams": {
+                "events": args.long_events,
+                "connections": args.long_connections,
+                "fresh_per_connection": args.fresh_per_connection,
+                "fresh_events": args.fresh_events,
+                "duration_s": args.long_duration,
+                "warmup_s": args.long_warmup,
+                "rounds": args.long_rounds,
+                "cold_rounds": args.cold_rounds,
+                "hot_commands_per_contract": args.hot_commands,
+                "snapshot_interval": _snapshot_interval(),
+                "target_ratio": TARGET_LONG_RATIO,
+            },
             "gunicorn": {k: bench.gunicorn.get(k) for k in
                          ("worker_class", "workers", "threads", "keepalive")},
             "ledger": {
@@ -863,6 +1219,20 @@ def main(argv: list[str] | None = None) -> int:
     log(f"wrote {args.output_dir}/latest.json, {stamp}.json and latest.md "
         f"({report['elapsed_s']:.0f}s in all)")
     return 0
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    if len(netloc) == 2 and ":" in netloc[0]:
+        parts = parts._replace(netloc=f"{netloc[0].split(':', 1)[0]}:***@{netloc[1]}")
+    return urlunsplit(parts)
+
+
+def _snapshot_interval() -> int:
+    from service.application import SNAPSHOT_INTERVAL
+
+    return SNAPSHOT_INTERVAL
 
 
 def _json_default(value: Any) -> Any:

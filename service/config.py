@@ -72,10 +72,11 @@ class Settings:
         common = {
             # Web workers never create tables: `ledger migrate` does, once.
             "CREATE_TABLE": "n",
-            "AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache_size),
             # Long contract streams load from their latest snapshot (see application.py).
             "IS_SNAPSHOTTING_ENABLED": "y",
         }
+        if self.aggregate_cache_size > 0:  # the library reads 0 as "unbounded": 0 is off
+            common["AGGREGATE_CACHE_MAXSIZE"] = str(self.aggregate_cache_size)
         if url.scheme == "sqlite":
             # sqlite:///relative/path, sqlite:////absolute/path, sqlite:///:memory:
             path = url.path[1:] if url.path.startswith("/") else url.path
