@@ -4,6 +4,14 @@ API keys and idempotency keys live in the same database as the events, and an
 idempotency key is completed in the same transaction that appends the command's
 events: a retried request can never record twice, and a recorded command can never
 lose its key.
+
+On PostgreSQL, appending takes an EXCLUSIVE lock on the events table (so that
+notification ids are committed in the order they are issued, as the eventsourcing
+library requires). The library holds that lock across several round trips and until
+Python sends COMMIT; under load the group committer thread waits for the GIL meanwhile,
+and every other append waits for it. Here an append is one call of a database function,
+`<schema>.ledger_append`, made in autocommit mode: the server takes the lock, writes,
+and commits without waiting for the client.
 """
 
 from __future__ import annotations
@@ -13,13 +21,22 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+import psycopg.errors
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from psycopg.sql import SQL, Identifier
+from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
+from psycopg.sql import SQL, Composed, Identifier
 
 API_KEYS = "ledger_api_keys"
 IDEMPOTENCY_KEYS = "ledger_idempotency_keys"
+APPEND_FUNCTION = "ledger_append"
 
 
 @dataclass(frozen=True)
@@ -181,6 +198,68 @@ class LedgerPostgresRecorder(LedgerTables, PostgresApplicationRecorder):
         self.sql_create_statements.extend(
             self._sql(s) for s in _create_statements("TEXT", "DOUBLE PRECISION")
         )
+        self.sql_create_statements.append(self._create_append_function_statement())
+        # Arrays go in binary (%b): several times cheaper to dump than text, and the
+        # dumping is done by the committer thread, which competes for the GIL.
+        self.append_statement = SQL(
+            "SELECT n FROM {function}(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[], "
+            "%b::text[], %b::text[], %b::text[], %b::integer[], %b::integer[], %s) AS n"
+        ).format(
+            function=Identifier(self.datastore.schema, APPEND_FUNCTION),
+            id_type=Identifier(self.datastore.originator_id_type),
+        )
+
+    def _create_append_function_statement(self) -> Composed:
+        # Arguments are arrays, one element per event and per idempotency completion.
+        # The completions are written first (they only take row locks), then the table
+        # lock is taken and the events inserted, in the same order as the library does.
+        # Ids are issued in input order (the ORDER BY runs before the column default
+        # calls nextval) and returned sorted, so they come back in input order.
+        # lock_timeout is an argument, so the function never needs recreating when the
+        # setting changes.
+        return SQL(
+            "CREATE OR REPLACE FUNCTION {function}("
+            "p_originator_ids {id_type}[], p_originator_versions bigint[], "
+            "p_topics text[], p_states bytea[], "
+            "p_principal_ids text[], p_idempotency_keys text[], p_contract_ids text[], "
+            "p_contract_versions integer[], p_status_codes integer[], "
+            "p_lock_timeout text) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $ledger_append$\n"
+            "BEGIN\n"
+            "  PERFORM set_config('lock_timeout', p_lock_timeout, true);\n"
+            "  IF cardinality(p_principal_ids) > 0 THEN\n"
+            "    UPDATE {idempotency} AS k SET contract_id = c.contract_id,\n"
+            "      contract_version = c.contract_version, status_code = c.status_code\n"
+            "    FROM unnest(p_principal_ids, p_idempotency_keys, p_contract_ids,\n"
+            "                p_contract_versions, p_status_codes)\n"
+            "      AS c(principal_id, idempotency_key, contract_id, contract_version,\n"
+            "           status_code)\n"
+            "    WHERE k.principal_id = c.principal_id\n"
+            "      AND k.idempotency_key = c.idempotency_key;\n"
+            "  END IF;\n"
+            "  IF cardinality(p_originator_ids) > 0 THEN\n"
+            "    LOCK TABLE {events} IN EXCLUSIVE MODE;\n"
+            "    NOTIFY {channel};\n"
+            "    RETURN QUERY\n"
+            "    WITH inserted AS (\n"
+            "      INSERT INTO {events} (originator_id, originator_version, topic, state)\n"
+            "      SELECT e.originator_id, e.originator_version, e.topic, e.state\n"
+            "      FROM unnest(p_originator_ids, p_originator_versions, p_topics, p_states)\n"
+            "        WITH ORDINALITY AS e(originator_id, originator_version, topic, state, i)\n"
+            "      ORDER BY e.i\n"
+            "      RETURNING notification_id)\n"
+            "    SELECT inserted.notification_id FROM inserted\n"
+            "    ORDER BY inserted.notification_id;\n"
+            "  END IF;\n"
+            "END\n"
+            "$ledger_append$"
+        ).format(
+            function=Identifier(self.datastore.schema, APPEND_FUNCTION),
+            id_type=Identifier(self.datastore.originator_id_type),
+            idempotency=Identifier(self.datastore.schema, IDEMPOTENCY_KEYS),
+            events=Identifier(self.datastore.schema, self.events_table_name),
+            channel=Identifier(self.channel_name),
+        )
 
     def create_table(self) -> None:
         # The library creates its composite type first, so the schema must exist before.
@@ -203,13 +282,51 @@ class LedgerPostgresRecorder(LedgerTables, PostgresApplicationRecorder):
             rows = curs.fetchall() if curs.description else []
             return [dict(r) for r in rows], curs.rowcount
 
-    def _insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        for completion in kwargs.get("idempotency", ()):
-            curs.execute(self._sql(self._completion_statement()),
-                         self._completion_params(completion))
-        super()._insert_events(curs, stored_events, **kwargs)
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Append events and complete idempotency keys in one transaction, one round trip.
+
+        Raises IntegrityError (and writes nothing) when an event's version exists already.
+        """
+        completions: Sequence[IdempotencyCompletion] = kwargs.get("idempotency", ())
+        if not stored_events and not completions:
+            return []
+        params = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+            [c.principal_id for c in completions],
+            [c.idempotency_key for c in completions],
+            [str(c.contract_id) for c in completions],
+            [c.contract_version for c in completions],
+            [c.status_code for c in completions],
+            f"{self.datastore.lock_timeout}s",
+        )
+        # The pool's connections are in autocommit mode (the library sets it when it
+        # connects, and relies on it when it appends): the one statement is a transaction
+        # of its own, which the server commits as soon as the function returns, without
+        # waiting for the client. Errors are translated by get_connection() to the
+        # library's exceptions, as for its own statements (and retried as it does).
+        with self.datastore.get_connection() as conn:
+            if not conn.autocommit:  # the statement's transaction would never commit
+                raise ProgrammingError("the connection pool must be in autocommit mode")
+            with conn.cursor(row_factory=tuple_row) as curs:
+                try:
+                    curs.execute(self.append_statement, params, prepare=True)
+                except psycopg.errors.UndefinedFunction as error:
+                    raise ProgrammingError(
+                        f"{error} (the database needs `ledger migrate`)"
+                    ) from error
+                notification_ids = [row[0] for row in curs.fetchall()]
+        if len(notification_ids) != len(stored_events):
+            raise ProgrammingError(
+                f"Couldn't get all notification IDs (got {len(notification_ids)}, "
+                f"expected {len(stored_events)})"
+            )
+        return notification_ids
 
     def notification_id_of(self, originator_id: UUID, version: int) -> int | None:
         """Return the global position of one stored event."""
