@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 import schemathesis
@@ -29,16 +31,27 @@ from werkzeug.test import TestResponse
 from domain import exceptions
 from domain.contract import Contract
 from domain.credits import MissingData, TriggerKind
+from domain.governance import (
+    CadenceKind,
+    FindingCategory,
+    HealthRating,
+    IntervalUnit,
+    ProposalDecision,
+    ReviewKind,
+    Severity,
+)
 from domain.money import MINOR_UNITS
 from domain.values import (
     ContractStatus,
     DeliveryLocation,
     Direction,
     MeasurementPeriod,
+    Provenance,
     RenewalOption,
     ServiceScope,
     SourcingModel,
 )
+from service.application import ContractLedger
 from service.auth import ROLES, create_api_key
 from service.http.operations import STATIC_DIR
 from service.http.problems import PROBLEM_BASE, PROBLEM_TYPES
@@ -110,6 +123,10 @@ def test_every_route_is_documented_and_every_documented_operation_is_routed(app:
     assert sorted(spec - routes) == [], "operations in openapi.yaml that no route serves"
 
 
+ACT_STATUSES = {"200", "400", "401", "403", "404", "409", "412", "413", "415", "422", "428",
+                "503"}
+
+
 def test_every_operation_has_an_id_and_public_ones_need_no_token() -> None:
     public = {"/healthz", "/readyz", "/openapi.yaml", "/docs", "/docs/{filename}",
               "/problems/{slug}"}
@@ -124,6 +141,8 @@ def test_every_operation_has_an_id_and_public_ones_need_no_token() -> None:
                 names = {p.get("$ref", "").rsplit("/", 1)[-1] for p in operation["parameters"]}
                 assert "IdempotencyKey" in names, path
                 assert ("IfMatch" in names) == (path != "/v1/contracts"), path
+                if path != "/v1/contracts":  # an act: every answer any act can give
+                    assert set(operation["responses"]) == ACT_STATUSES, path
     assert len(ids) == len(set(ids))
 
 
@@ -132,7 +151,11 @@ def test_spec_vocabulary_matches_the_domain() -> None:
     for name, enum in [("ServiceScope", ServiceScope), ("SourcingModel", SourcingModel),
                        ("DeliveryLocation", DeliveryLocation), ("RenewalOption", RenewalOption),
                        ("Direction", Direction), ("MeasurementPeriod", MeasurementPeriod),
-                       ("ContractStatus", ContractStatus)]:
+                       ("ContractStatus", ContractStatus), ("TriggerKind", TriggerKind),
+                       ("FindingCategory", FindingCategory), ("Severity", Severity),
+                       ("HealthRating", HealthRating), ("ReviewKind", ReviewKind),
+                       ("CadenceKind", CadenceKind), ("IntervalUnit", IntervalUnit),
+                       ("ProposalDecision", ProposalDecision)]:
         assert _enum(name) == [member.value for member in enum], name
     assert _enum("Role") == list(ROLES)
     schemas = SPEC["components"]["schemas"]
@@ -141,9 +164,6 @@ def test_spec_vocabulary_matches_the_domain() -> None:
     for name in ("PenaltyRuleRequest", "RuleChangesInput"):
         assert schemas[name]["properties"]["missing_data"]["enum"] == [
             member.value for member in MissingData], name
-    for name in ("ExitTriggerState", "ExitTrigger", "ExitTriggerRequest"):
-        assert schemas[name]["properties"]["kind"]["enum"] == [
-            member.value for member in TriggerKind], name
     # Every named domain error answers 409 naming its rule, but these three: 422 and 404.
     answered_otherwise = {exceptions.InvalidValue, exceptions.InvalidTerm,
                           exceptions.ContractNotFound}
@@ -234,29 +254,74 @@ def _distinct_idempotency_key(case: schemathesis.Case) -> None:
 
 
 def _call_and_validate(case: schemathesis.Case, app: Flask, client: FlaskClient,
-                       api: Api) -> None:
+                       api: Api) -> int:
     _distinct_idempotency_key(case)
-    case.call_and_validate(app=app, session=client, headers=api.headers(), checks=CHECKS)
+    response = case.call_and_validate(app=app, session=client, headers=api.headers(),
+                                      checks=CHECKS)
+    return response.status_code
 
 
-@schema.parametrize()
+@schema.exclude(path_regex=CONTRACT_PATH.pattern).parametrize()
 @HYPOTHESIS_SETTINGS
 def test_every_operation_conforms(case: schemathesis.Case, app: Flask, fuzz_client: FlaskClient,
                                   fuzz_api: Api) -> None:
-    """Random ids mostly reach 404 on contract paths; the next test reaches deeper."""
+    """The operations on no existing contract; the contract's own are fuzzed further down."""
     _call_and_validate(case, app, fuzz_client, fuzz_api)
 
 
+def _example_body(operation: dict[str, Any]) -> Any:
+    media = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    if "examples" in media:
+        return next(iter(media["examples"].values()))["value"]
+    ref = media.get("schema", {}).get("$ref", "")
+    return SPEC["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {}).get("example", {})
+
+
+def _example_path(path: str, operation: dict[str, Any], contract_id: str) -> str:
+    examples = {"contract_id": contract_id}
+    for parameter in operation["parameters"]:
+        parameter = SPEC["components"]["parameters"].get(
+            parameter.get("$ref", "").rsplit("/", 1)[-1], parameter)
+        if "example" in parameter:
+            examples.setdefault(parameter["name"], parameter["example"])
+        elif "examples" in parameter:
+            examples.setdefault(parameter["name"],
+                                next(iter(parameter["examples"].values()))["value"])
+    return re.sub(r"\{(\w+)\}", lambda match: examples[match.group(1)], path)
+
+
+def test_every_contract_operation_answers_404_for_an_unknown_contract(
+    fuzz_client: FlaskClient, fuzz_admin: Api,
+) -> None:
+    """With its documented example request: the contract operations are fuzzed on existing
+    contracts only, so their 404 is checked here (for unknown and malformed ids)."""
+    headers = fuzz_admin.headers({"If-Match": '"1"'})
+    for path, method in sorted(_spec_operations()):
+        if not CONTRACT_PATH.search(path):
+            continue
+        operation = SPEC["paths"][path][method.lower()]
+        body = _example_body(operation) if method == "POST" else None
+        for contract_id in (str(uuid4()), "not-a-uuid"):
+            url = _example_path(path, operation, contract_id)
+            response = fuzz_client.open(url, method=method, headers=headers, json=body)
+            assert response.status_code == 404, (method, url, response.json)
+            schema[path][method].validate_response(response)
+
+
 # Terms so long that most generated dates fall within them; renewals start from an end so
-# early that most generated new ends are later.
+# early that most generated new ends are later (and need an override: the notice deadline
+# has passed).
 WIDE_TERM = {"start": "1900-01-01", "end": "9999-12-31", "notice_period_days": 90,
              "renewal": "optional"}
 RENEWABLE_TERM = {**WIDE_TERM, "end": "1900-12-31"}
 
-# The performance acts, the credit statement, and the contract and its events are fuzzed on
-# a contract with a metric of each measurement period, a penalty and an incentive rule on
-# the monthly one, and a penalty assessed (disputed, for dispute resolutions). Its term ends
-# a year early: a report for a period in 9999 is a 500 today (see the xfail tests below).
+# The contract's own operations are fuzzed on a contract fit for each (see SETUPS), with a
+# metric of each measurement period and, as the operation needs: a penalty and an incentive
+# rule on the monthly metric and a penalty assessed (disputed, for dispute resolutions); a
+# finding with a corrective action; an improvement proposal (accepted, for
+# implementations); a manual exit trigger fired; the exit initiated (a step started, for
+# completions). The term ends a year early: a report for a period in 9999 is a 500 today
+# (see the xfail tests below).
 PERFORMANCE_TERM = {**WIDE_TERM, "end": "9998-12-31"}
 PERFORMANCE_METRICS = (
     SLA_METRIC,  # availability, monthly
@@ -277,76 +342,149 @@ INCENTIVE_RULE = {
     "tiers": [{"threshold": "99.99", "percent": "2"}], "consecutive_periods": 2,
     "effective_from": "1900-01-01",
 }
-PERFORMANCE_OPERATION = re.compile(
-    r"/(rules|performance-reports|periods|penalties|exit-triggers|credits|events)\b"
-    r"|\{contract_id\}$")
+RULE_IDS = (PENALTY_RULE["rule_id"], INCENTIVE_RULE["rule_id"])
+HEALTH_CHECK = {
+    "check_id": "check-1", "conducted_on": "1900-06-30", "assessors": ["Ana"],
+    "scope": "everything", "overall_rating": "amber",
+    "findings": [{"finding_id": "finding-1", "category": "security", "severity": "critical",
+                  "description": "Patching lags", "owner": "Acme", "due_date": "9998-12-31"}],
+}
+CORRECTIVE_ACTION = {"action_id": "action-1", "description": "Monthly patching",
+                     "owner": "Acme", "due_date": "9998-12-31"}
+PROPOSAL = {"proposal_id": "proposal-1", "title": "Self-service", "expected_benefit": "fewer"}
+MANUAL_TRIGGER = {"trigger_id": "manual-1", "kind": "manual", "reason": "loss of trust"}
+STEP_ID = "handover"  # a mandatory step of EXIT_PLAN
+# What each family of operations needs on its contract, by the path that names them.
+# What each family of operations (by the first segment after the contract) needs.
+SETUPS = {
+    "rules": "performance", "performance-reports": "performance", "periods": "performance",
+    "penalties": "performance", "credits": "performance", "exit-triggers": "performance",
+    "findings": "finding", "improvement-proposals": "proposal", "exit": "exit",
+    "events": "everything", "": "everything",
+}
 
 
 @dataclass
 class Target:
-    """An existing contract fit for an operation, and the penalty its path may name."""
+    """An existing contract fit for an operation, and the ids its path may name."""
 
     contract_id: str
     version: int
-    penalty_id: str = ""
+    ids: dict[str, str] = field(default_factory=dict)
+    changed: bool = False  # by the last example: read it again before the next
 
 
 def _act(api: Api, contract_id: str, version: int,
          acts: list[tuple[str, dict[str, Any]]]) -> int:
     for act, body in acts:
         response = api.post(f"/v1/contracts/{contract_id}/{act}", body, version=version)
-        assert response.status_code == 200, response.json
+        assert response.status_code == 200, (act, response.json)
         version = response.json["version"]
     return version
 
 
 def _new_contract(api: Api, term: dict[str, Any], *, active: bool,
-                  metrics: tuple[dict[str, Any], ...] = (SLA_METRIC,)) -> Target:
+                  metrics: tuple[dict[str, Any], ...] = (SLA_METRIC,),
+                  exit_plan: dict[str, Any] = EXIT_PLAN) -> Target:
     contract_id: str = api.draft(term=term).json["id"]
     acts = [("point-of-contact", POINT_OF_CONTACT),
             *(("sla-metrics", {**metric, "effective_from": term["start"]}) for metric in metrics),
-            ("exit-plan", EXIT_PLAN)]
+            ("exit-plan", exit_plan)]
     if active:
         acts.append(("activation", {"effective_date": term["start"]}))
     return Target(contract_id, _act(api, contract_id, 1, acts))
 
 
-def _performance_contract(api: Api, admin: Api, *, disputed: bool) -> Target:
+def _setup(label: str) -> str:
+    path = label.split(" ", 1)[1].removeprefix("/v1/contracts/{contract_id}")
+    if path.endswith("/dismissal"):
+        return "trigger"
+    return SETUPS.get(path.split("/")[1] if path else "", "")
+
+
+def _contract_for_family(api: Api, admin: Api, label: str) -> Target:
+    setup = _setup(label)
     target = _new_contract(api, PERFORMANCE_TERM, active=True, metrics=PERFORMANCE_METRICS)
-    breach = {"period": "1900-01", "values": [{"metric_id": "availability", "value": "99"}],
-              "source": "monitoring"}
-    target.version = _act(api, target.contract_id, target.version, [
-        ("rules", PENALTY_RULE), ("rules", INCENTIVE_RULE), ("performance-reports", breach)])
-    credits = api.get(f"/v1/contracts/{target.contract_id}/credits").json
-    target.penalty_id = credits["penalties"][0]["penalty_id"]
-    if disputed:
-        target.version = _act(admin, target.contract_id, target.version, [
-            (f"penalties/{target.penalty_id}/dispute", {"reason": "a planned outage"})])
+    acts: list[tuple[str, dict[str, Any]]] = []
+    if setup in ("performance", "everything"):
+        breach = {"period": "1900-01", "source": "monitoring",
+                  "values": [{"metric_id": "availability", "value": "99"}]}
+        acts += [("rules", PENALTY_RULE), ("rules", INCENTIVE_RULE),
+                 ("performance-reports", breach)]
+    if setup in ("finding", "everything"):
+        acts += [("health-checks", HEALTH_CHECK),
+                 ("findings/finding-1/corrective-actions", CORRECTIVE_ACTION)]
+    if setup in ("proposal", "everything"):
+        acts.append(("improvement-proposals", PROPOSAL))
+        if label.endswith("/implementation"):
+            acts.append(("improvement-proposals/proposal-1/decision",
+                         {"decision": "accepted", "reason": "worth it"}))
+    if setup in ("trigger", "exit", "everything"):
+        acts.append(("exit-triggers", MANUAL_TRIGGER))
+    if setup == "exit" and "/exit/" in label:
+        acts.append(("exit", {"reason": "loss of trust", "trigger_id": "manual-1"}))
+        if label.endswith("/completion"):
+            acts.append((f"exit/steps/{STEP_ID}/start", {}))
+    target.version = _act(api, target.contract_id, target.version, acts)
+    target.ids = {"finding_id": "finding-1", "action_id": "action-1",
+                  "proposal_id": "proposal-1", "trigger_id": "manual-1", "step_id": STEP_ID}
+    if setup in ("performance", "everything"):
+        credits = api.get(f"/v1/contracts/{target.contract_id}/credits").json
+        target.ids["penalty_id"] = credits["penalties"][0]["penalty_id"]
+        if label.endswith("/dispute-resolution"):
+            target.version = _act(admin, target.contract_id, target.version, [
+                (f"penalties/{target.ids['penalty_id']}/dispute", {"reason": "planned"})])
     return target
 
 
 def _still_fits(api: Api, label: str, target: Target) -> bool:
     contract = api.get(f"/v1/contracts/{target.contract_id}").json
     target.version = contract["version"]
-    if contract["status"] != ("draft" if label.endswith("/activation") else "active"):
+    path = label.split(" ", 1)[1]
+    if contract["status"] != ("draft" if path.endswith("/activation") else "active"):
         return False
-    if label.endswith("/renewal"):
+    if path.endswith("/renewal"):
         return not contract["renewals"]
-    if "/rules/" in label:
+    if "/rules/" in path:
         return all(rule["retired_from"] is None for rule in contract["rules"])
-    if "/penalties/" in label:
+    if "/penalties/" in path:
         credits = api.get(f"/v1/contracts/{target.contract_id}/credits").json
-        (penalty,) = (p for p in credits["penalties"] if p["penalty_id"] == target.penalty_id)
+        (penalty,) = (p for p in credits["penalties"]
+                      if p["penalty_id"] == target.ids["penalty_id"])
         dispute = penalty["dispute"]
-        if label.endswith("/dispute-resolution"):
+        if path.endswith("/dispute-resolution"):
             return dispute is not None and dispute["status"] == "open"
         return penalty["status"] == "assessed" and dispute is None
+    if "/findings/" in path:
+        finding = _named(contract["findings"], "finding_id", "finding-1")
+        action = _named(finding["corrective_actions"], "action_id", "action-1")
+        return finding["status"] == "open" and action["status"] != "completed"
+    if "/improvement-proposals/" in path:
+        proposal = _named(contract["improvement_proposals"], "proposal_id", "proposal-1")
+        wanted = ("accepted",) if path.endswith("/implementation") else ("proposed", "deferred")
+        return proposal["status"] in wanted
+    if path.endswith(("/dismissal", "/exit")):
+        trigger = _named(contract["exit_triggers"], "trigger_id", "manual-1")
+        return contract["exit"] is None and any(f["status"] == "fired"
+                                                for f in trigger["firings"])
+    if "/exit/" in path:
+        if contract["exit"] is None:
+            return False
+        if "/steps/" not in path:
+            return True
+        step = _named(contract["exit"]["steps"], "step_id", STEP_ID)
+        return step["status"] == ("started" if path.endswith("/completion") else "pending")
     return True
+
+
+def _named(items: list[dict[str, Any]], key: str, value: str) -> dict[str, Any]:
+    return next(item for item in items if item[key] == value)
 
 
 @pytest.fixture(scope="module")
 def fuzz_admin(app: Flask, fuzz_api: Api) -> Api:
-    """An admin key of its own: only admins (and vendors) dispute penalties."""
+    """An admin key of its own: only admins (and vendors) dispute penalties and respond to
+    findings, and only admins override an incomplete exit plan."""
     _, token = create_api_key(app.extensions["ledger"].tables, "admin",
                               label="openapi conformance")
     return Api(fuzz_api.client, token)
@@ -360,11 +498,11 @@ def contract_for(fuzz_api: Api, fuzz_admin: Api) -> Callable[[str], Target]:
 
     def fit(label: str) -> Target:
         target = current.get(label)
-        if target is not None and _still_fits(fuzz_api, label, target):
+        if target is not None and (not target.changed or _still_fits(fuzz_api, label, target)):
+            target.changed = False
             return target
-        if PERFORMANCE_OPERATION.search(label):
-            target = _performance_contract(fuzz_api, fuzz_admin,
-                                           disputed=label.endswith("/dispute-resolution"))
+        if _setup(label):
+            target = _contract_for_family(fuzz_api, fuzz_admin, label)
         else:
             renewing = label.endswith("/renewal")
             target = _new_contract(fuzz_api, RENEWABLE_TERM if renewing else WIDE_TERM,
@@ -376,11 +514,9 @@ def contract_for(fuzz_api: Api, fuzz_admin: Api) -> Callable[[str], Target]:
 
 
 def _keep_generated(value: Any) -> bool:
-    # About one generated id in four is kept (an unknown rule or penalty is a 409).
+    # About one generated id in four is kept (an unknown one is a 409); the rest name the
+    # contract's own.
     return hashlib.sha256(repr(value).encode()).digest()[0] < 64
-
-
-RULE_IDS = (PENALTY_RULE["rule_id"], INCENTIVE_RULE["rule_id"])
 
 
 def _rule_for(body: Any) -> str:
@@ -394,16 +530,27 @@ def _rule_for(body: Any) -> str:
 
 
 def _aim_at(case: schemathesis.Case, target: Target) -> None:
-    """Name the contract's own penalty and rules, and metrics it measures in such periods."""
+    """Name the contract, its own rules, penalty, finding, action, proposal, trigger and
+    exit step, and metrics it measures in such periods."""
     params = case.path_parameters = {**(case.path_parameters or {}),
                                      "contract_id": target.contract_id}
-    if "penalty_id" in params and not _keep_generated(params["penalty_id"]):
-        params["penalty_id"] = target.penalty_id
+    for name, value in target.ids.items():
+        if name in params and not _keep_generated(params[name]):
+            params[name] = value
     if "rule_id" in params and (params["rule_id"] in RULE_IDS
                                 or not _keep_generated(params["rule_id"])):
         params["rule_id"] = _rule_for(case.body)  # the rule of the kind the changes fit
     body: Any = case.body
-    if case.operation.path.endswith("/performance-reports") and isinstance(body, dict) \
+    if not isinstance(body, dict):
+        return
+    if case.operation.path.endswith("/exit") and isinstance(body.get("trigger_id"), str) \
+            and not _keep_generated(body["trigger_id"]):
+        body["trigger_id"] = target.ids["trigger_id"]
+    amount = body.get("amount")
+    if case.operation.path.endswith("/exit/spend") and isinstance(amount, dict) \
+            and re.search(r"[eE]\+?0*[0-9]{6}", str(amount.get("amount"))):
+        amount["amount"] = "1.00"  # beyond Decimal's range: a 500 today (see xfail below)
+    if case.operation.path.endswith("/performance-reports") \
             and isinstance(body.get("period"), str) and isinstance(body.get("values"), list):
         form = re.sub(r"[^WQ]", "", body["period"])[:1]
         for value in body["values"]:
@@ -412,44 +559,52 @@ def _aim_at(case: schemathesis.Case, target: Target) -> None:
                 value["metric_id"] = METRIC_BY_PERIOD_FORM[form]
 
 
+ADMIN_ACTS = ("/dispute", "/responses", "/termination")  # the admin's (vendor's) own
+
+
 @schema.include(path_regex=CONTRACT_PATH.pattern).parametrize()
 @HYPOTHESIS_SETTINGS
 def test_every_operation_conforms_on_an_existing_contract(
     case: schemathesis.Case, app: Flask, fuzz_client: FlaskClient, fuzz_api: Api,
     fuzz_admin: Api, contract_for: Callable[[str], Target],
 ) -> None:
-    """The same on a contract that exists, mostly at its current version and naming its
-    own rules and penalty: the acts run."""
+    """Every contract operation on a contract fit for it, mostly at its current version
+    and naming what the contract holds: the acts run."""
     target = contract_for(case.operation.label)
     _aim_at(case, target)
     if case.headers is not None and "If-Match" in case.headers:
         stale = str(case.headers["If-Match"])
         case.headers["If-Match"] = stale if stale.endswith('3"') else f'"{target.version}"'
-    api = fuzz_admin if case.operation.label.endswith("/dispute") else fuzz_api
-    _call_and_validate(case, app, fuzz_client, api)
+    api = fuzz_admin if case.operation.path.endswith(ADMIN_ACTS) else fuzz_api
+    target.changed = _call_and_validate(case, app, fuzz_client, api) < 300
 
 
-# -- every event type, every credit state -----------------------------------------------
+# -- every event type, every state ----------------------------------------------------------
 
-def _conforms(response: TestResponse, path: str, method: str = "GET") -> Any:
+def _conforms(response: TestResponse, path: str) -> Any:
     assert response.status_code == 200, response.json
-    schema[path][method].validate_response(response)
+    schema[path]["GET"].validate_response(response)
     return response.json
 
 
-def test_every_event_type_and_credit_state_conforms(
-    api: Api, as_role: Callable[[str], Api],
-) -> None:
-    """A contract walked through every act and every credit outcome: each event, the
-    contract and its credit statement match the documented shapes."""
-    admin = as_role("admin")
-    term = {"start": "2024-01-01", "end": "2028-12-31", "notice_period_days": 90,
+def test_every_event_type_and_state_conforms(fresh_api: Api,
+                                             fresh_ledger: ContractLedger) -> None:
+    """A contract walked through every act and every outcome, on a store of its own (the
+    time-based triggers are evaluated over the whole store): each event, the contract and
+    its credit statement match the documented shapes."""
+    api = fresh_api
+    admin = Api(api.client, create_api_key(fresh_ledger.tables, "admin")[1])
+    # The notice deadline (2025-10-02) has passed: renewing needs an override.
+    term = {"start": "2024-01-01", "end": "2025-12-31", "notice_period_days": 90,
             "renewal": "optional"}
-    target = _new_contract(api, term, active=True, metrics=(SLA_METRIC, {
-        "metric_id": "latency", "name": "Latency", "unit": "ms",
-        "direction": "lower_is_better", "target": "200", "measurement_period": "monthly"}))
-    contract_id = target.contract_id
-    base = f"/v1/contracts/{contract_id}"
+    exit_plan = {**EXIT_PLAN, "steps": [
+        *EXIT_PLAN["steps"],
+        {"step_id": "data-return", "description": "Return the data", "mandatory": True}]}
+    latency = {"metric_id": "latency", "name": "Latency", "unit": "ms",
+               "direction": "lower_is_better", "target": "200", "measurement_period": "monthly"}
+    target = _new_contract(api, term, active=True, metrics=(SLA_METRIC, latency),
+                           exit_plan=exit_plan)
+    contract_id, base = target.contract_id, f"/v1/contracts/{target.contract_id}"
 
     def report(period: str, value: str, **extra: Any) -> tuple[str, dict[str, Any]]:
         return ("performance-reports", {
@@ -495,22 +650,85 @@ def test_every_event_type_and_credit_state_conforms(
         (f"penalties/{adjusted}/dispute-resolution", {
             "outcome": "adjusted", "amount": {"amount": "100.00", "currency": "EUR"},
             "reason": "partly planned"}),
-        (f"penalties/{waived}/waiver", {"reason": "goodwill", "approver": "Head of IT"}),
-        ("renewal", {"new_end": "2029-12-31", "reason": "renewed"})])
+        (f"penalties/{waived}/waiver", {"reason": "goodwill", "approver": "Head of IT"})])
     credits = _conforms(api.get(f"{base}/credits"), "/v1/contracts/{contract_id}/credits")
     assert sorted(p["status"] for p in credits["penalties"]) == [
         "assessed", "earned_back", "reversed", "waived"]
     assert [i["status"] for i in credits["incentives"]] == ["reversed"]
-    contract = _conforms(api.get(base), "/v1/contracts/{contract_id}")
-    assert all(trigger["fired"] for trigger in contract["exit_triggers"])
-    _act(api, contract_id, version, [
-        ("termination", {"reason": "insourced", "effective_date": "2026-01-01"})])
+
+    finding = {"category": "security", "severity": "critical", "description": "Patching lags",
+               "owner": "Acme"}
+    check = {"assessors": ["Ana"], "scope": "all", "overall_rating": "amber"}
+    version = _act(api, contract_id, version, [
+        ("governance-cadence", {"cadences": [
+            {"kind": "sla_review", "every": 1, "unit": "months"},
+            {"kind": "health_check", "every": 6, "unit": "months"}]}),
+        ("health-checks", {**check, "check_id": "hc-1", "conducted_on": "2024-06-30",
+                           "findings": [
+                               {**finding, "finding_id": "patching", "due_date": "2024-09-30"},
+                               {**finding, "finding_id": "minor", "severity": "low",
+                                "due_date": "2024-07-30"}]}),
+        ("findings/patching/corrective-actions", {
+            "action_id": "monthly", "description": "Monthly patching", "owner": "Acme",
+            "due_date": "2024-08-31"}),
+        ("findings/patching/corrective-actions/monthly/updates", {
+            "progress": "half of the fleet", "due_date": "2024-09-15"}),
+        ("findings/patching/corrective-actions/monthly/completion", {
+            "completed_on": "2024-09-10", "note": "all patched"}),
+        ("findings/patching/resolution", {"outcome": "resolved", "evidence": "scan report",
+                                          "resolved_on": "2024-09-20"}),
+        ("findings/minor/resolution", {"outcome": "risk_accepted", "approver": "CIO",
+                                       "reason": "cheap to live with"}),
+        ("health-checks", {**check, "check_id": "hc-2", "conducted_on": "2024-12-01",
+                           "findings": [{**finding, "finding_id": "backups",
+                                         "due_date": "2024-12-31"}]}),
+        ("reviews", {"review_id": "q1", "kind": "scorecard", "held_on": "2024-04-05",
+                     "period": "2024-Q1", "attendees": ["Ana"], "decisions": ["carry on"],
+                     "scorecard": {p: {"score": 3, "comment": "fair"} for p in (
+                         "financial", "customer", "internal_process", "learning_growth")}}),
+        ("reviews", {"review_id": "ops-1", "kind": "operational", "held_on": "2024-04-05",
+                     "period": "March", "attendees": ["Ana"]}),
+        ("improvement-proposals", {**PROPOSAL, "estimated_saving": {"amount": "10.00",
+                                                                    "currency": "EUR"}}),
+        ("improvement-proposals/proposal-1/decision", {"decision": "accepted",
+                                                       "reason": "worth it"}),
+        ("improvement-proposals/proposal-1/implementation", {
+            "realised_benefit": "fewer tickets", "realised_saving": None}),
+        ("exit-triggers", MANUAL_TRIGGER),  # fires at once
+        ("exit-triggers/manual-1/dismissal", {"reason": "talked it through"}),
+        ("exit-triggers", {"trigger_id": "critical-open", "kind": "critical_finding_overdue"}),
+        ("exit-triggers", {"trigger_id": "check-overdue", "kind": "health_check_overdue",
+                           "days": 10}),
+    ])
+    version = _act(admin, contract_id, version, [
+        ("findings/backups/responses", {"response": "restores are tested weekly now"})])
+    # What `ledger evaluate` does: the overdue finding and health check fire (as `system`).
+    fired = fresh_ledger.evaluate_time_triggers(
+        date(2025, 8, 1), Provenance("ledger-evaluate", "system", "evaluate-test"))
+    assert fired == 2
+    version = _act(api, contract_id, version + fired, [
+        ("exit", {"reason": "backups never fixed", "trigger_id": "critical-open"}),
+        ("exit/steps/handover/start", {}),
+        ("exit/steps/handover/completion", {"note": "handed over"}),
+        ("exit/spend", {"amount": {"amount": "60000.00", "currency": "EUR"},
+                        "description": "migration", "spent_on": "2025-09-01"}),
+        ("renewal", {"new_end": "2026-12-31", "reason": "bridge",
+                     "override_reason": "the new provider is late"}),
+    ])
+    contract = _conforms(api.get(f"{base}?as_of_date=2025-09-01"), "/v1/contracts/{contract_id}")
+    assert contract["exit"]["budget"]["over_budget"]
+    assert contract["governance"]["overdue_findings"] == ["backups"]
+    _act(admin, contract_id, version, [
+        ("termination", {"reason": "exited", "effective_date": "2025-12-31",
+                         "override_reason": "data returned by courier"})])
+    _conforms(api.get(base), "/v1/contracts/{contract_id}")
     events = _conforms(api.get(f"{base}/events?limit=1000"),
                        "/v1/contracts/{contract_id}/events")["events"]
     assert sorted({e["type"] for e in events}) == sorted(_enum("EventType"))
+    assert {e["actor"]["role"] for e in events} == {"procurement", "admin", "system"}
 
 
-# -- service bugs found by fuzzing (the fuzzing above steers clear of them) --------------
+# -- service bugs found by fuzzing (the fuzzing above steers clear of them) -----------------
 
 @pytest.mark.xfail(strict=True, reason="service bug: dataclasses.replace raises TypeError")
 def test_amending_a_rule_with_the_other_kinds_fields_is_a_422(api: Api) -> None:
@@ -562,3 +780,27 @@ def test_versions_beyond_64_bits_are_invalid_not_a_server_error(
     response = api.get(f"/v1/contracts/{contract_id}{path}?{query}={2**63}")
     assert response.status_code == 422, response.json
     assert [e["pointer"] for e in response.json["errors"]] == [f"/{query}"]
+
+
+@pytest.mark.xfail(strict=True, reason="service bug: next_due overflows after the commit")
+def test_a_review_at_the_end_of_the_calendar_leaves_the_contract_readable(api: Api) -> None:
+    target = _new_contract(api, WIDE_TERM, active=True)
+    base = f"/v1/contracts/{target.contract_id}"
+    response = api.post(f"{base}/governance-cadence", {"cadences": [
+        {"kind": "operational", "every": 1, "unit": "weeks"}]}, version=target.version)
+    review = api.post(f"{base}/reviews", {
+        "review_id": "last", "kind": "operational", "held_on": "9999-12-31", "period": "x",
+        "attendees": ["Ana"]}, version=response.json["version"])
+    assert (review.status_code, api.get(base).status_code) == (200, 200), review.json
+
+
+@pytest.mark.xfail(strict=True, reason="service bug: Decimal overflow after the commit")
+def test_a_huge_exit_spend_leaves_the_contract_readable(api: Api) -> None:
+    target = _new_contract(api, WIDE_TERM, active=True)
+    base = f"/v1/contracts/{target.contract_id}"
+    version = _act(api, target.contract_id, target.version, [("exit", {"reason": "go"})])
+    spend = api.post(f"{base}/exit/spend", {
+        "amount": {"amount": "1E+1000000", "currency": "EUR"}, "description": "x",
+        "spent_on": "2026-01-01"}, version=version)
+    assert spend.status_code in (200, 422), spend.json
+    assert api.get(base).status_code == 200
