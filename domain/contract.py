@@ -948,9 +948,9 @@ class Contract(Aggregate):
 
     def contract_year_of(self, day: date) -> int:
         """Return the contract year (0 for the first) that day falls in."""
-        year = 0
-        while _anniversary(self.term.start, year + 1) <= day:
-            year += 1
+        year = max(0, day.year - self.term.start.year)
+        while year > 0 and _anniversary(self.term.start, year) > day:
+            year -= 1
         return year
 
     def _fees(self, period: Period) -> tuple[Fees, int]:
@@ -1163,8 +1163,10 @@ class Contract(Aggregate):
 
     def _recent_values(self, metric_id: str, period: Period, count: int) -> list[Decimal]:
         values: list[Decimal] = []
-        current = period
+        current: Period | None = period
         for _ in range(count):
+            if current is None:
+                break
             evaluation = self.evaluations.get(_key(metric_id, current.label))
             if evaluation is None or evaluation["value"] is None:
                 break
@@ -1185,10 +1187,14 @@ class Contract(Aggregate):
             if periods_needed == 0:
                 continue
             following = []
-            current = Period.parse(penalty["period"], kind)
+            current: Period | None = Period.parse(penalty["period"], kind)
             for _ in range(periods_needed):
-                current = current.next()
+                current = current.next() if current else None
+                if current is None:  # the calendar ends first: it cannot be earned back
+                    break
                 following.append(current.label)
+            if len(following) < periods_needed:
+                continue
             evaluations = [self.evaluations.get(_key(metric_id, label)) for label in following]
             if all(e is not None and e["met"] for e in evaluations):
                 self._earn_back(penalty_id=penalty["penalty_id"], periods_met=tuple(following),
@@ -1354,18 +1360,21 @@ class Contract(Aggregate):
             if trigger.metric_id != metric_id or trigger.periods is None:
                 return None
             breaches: list[dict[str, Any]] = []
-            current = period
+            current: Period | None = period
+            streak_start = period
             for _ in range(trigger.periods):
+                if current is None:
+                    return None
                 evaluation = self.evaluations.get(_key(metric_id, current.label))
                 if evaluation is None or evaluation["met"]:
                     return None
                 breaches.insert(0, {"event": "SlaBreached", "version": evaluation["version"],
                                     "period": current.label})
-                current = current.previous()
-            streak_start = current.next()
-            while (earlier := self.evaluations.get(
-                    _key(metric_id, streak_start.previous().label))) and not earlier["met"]:
-                streak_start = streak_start.previous()
+                streak_start, current = current, current.previous()
+            # The condition is the whole run of breaches: it fires once per run.
+            while current is not None and (earlier := self.evaluations.get(
+                    _key(metric_id, current.label))) and not earlier["met"]:
+                streak_start, current = current, current.previous()
             return f"{metric_id} breached from {streak_start.label}", tuple(breaches)
         if trigger.kind is not TriggerKind.CREDITS_EXCEED:
             return None
@@ -1845,10 +1854,13 @@ def _key(metric_id: str, period: str) -> str:
 
 
 def _anniversary(start: date, years: int) -> date:
+    year = start.year + years
+    if year > date.max.year:  # beyond the calendar: the year never ends
+        return date.max
     try:
-        return start.replace(year=start.year + years)
+        return start.replace(year=year)
     except ValueError:  # 29 February in a year without one
-        return start.replace(year=start.year + years, day=28)
+        return start.replace(year=year, day=28)
 
 
 def _calculation_record(rule: Any, calculation: Any) -> dict[str, Any]:

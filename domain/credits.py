@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from enum import Enum
 from typing import Any
 
@@ -124,7 +124,9 @@ def _worse(direction: Direction, value: Decimal, threshold: Decimal) -> bool:
 def round_money(amount: Decimal, currency: str) -> Money:
     """Round half-up to the currency's minor unit."""
     quantum = Decimal(1).scaleb(-MINOR_UNITS[currency])
-    return Money(amount.quantize(quantum, rounding=ROUND_HALF_UP), currency)
+    # Enough precision for the largest amount Money accepts, whatever the thread's context.
+    exact = Context(prec=64, rounding=ROUND_HALF_UP)
+    return Money(amount.quantize(quantum, context=exact), currency)
 
 
 @dataclass(frozen=True)

@@ -77,9 +77,11 @@ class Cadence:
             raise InvalidValue("a health check is due every 6 to 12 months")
 
     def next_due(self, last: date) -> date:
-        """Return when the next one is due after one held on `last`."""
+        """Return when the next one is due after one held on `last` (at the latest, the
+        calendar's last day)."""
         if self.unit is IntervalUnit.WEEKS:
-            return last + timedelta(weeks=self.every)
+            return last + timedelta(weeks=self.every) if (
+                date.max - last).days >= 7 * self.every else date.max
         return add_months(last, self.every)
 
 
@@ -87,6 +89,8 @@ def add_months(day: date, months: int) -> date:
     """Return the same day `months` later (clamped to the month's last day)."""
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
+    if year > date.max.year:
+        return date.max
     return date(year, month, min(day.day, monthrange(year, month)[1]))
 
 

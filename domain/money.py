@@ -26,6 +26,10 @@ MINOR_UNITS: dict[str, int] = {
 }
 
 
+MAX_MAGNITUDE = 30
+"""Amounts stay below 1E+31: enough for any contract, and exact in Decimal arithmetic."""
+
+
 @dataclass(frozen=True)
 class Money:
     """An amount of a currency. Amounts carry at most the currency's minor unit digits."""
@@ -41,6 +45,8 @@ class Money:
             raise InvalidValue("amount must be a finite number")
         if self.currency not in MINOR_UNITS:
             raise InvalidValue(f"currency {self.currency!r} is not an ISO 4217 code")
+        if self.amount.adjusted() > MAX_MAGNITUDE:
+            raise InvalidValue(f"amount must be below 1E+{MAX_MAGNITUDE + 1}")
         exponent = self.amount.as_tuple().exponent
         assert isinstance(exponent, int)  # finite, checked above
         if -exponent > MINOR_UNITS[self.currency]:

@@ -10,9 +10,9 @@ from domain.exceptions import InvalidValue
 from domain.values import MeasurementPeriod
 
 _FORMATS = {
-    MeasurementPeriod.WEEKLY: (re.compile(r"^(\d{4})-W(\d{2})$"), "YYYY-Www, e.g. 2026-W09"),
-    MeasurementPeriod.MONTHLY: (re.compile(r"^(\d{4})-(\d{2})$"), "YYYY-MM, e.g. 2026-03"),
-    MeasurementPeriod.QUARTERLY: (re.compile(r"^(\d{4})-Q([1-4])$"), "YYYY-Qn, e.g. 2026-Q1"),
+    MeasurementPeriod.WEEKLY: (re.compile(r"^([0-9]{4})-W([0-9]{2})$"), "YYYY-Www, e.g. 2026-W09"),
+    MeasurementPeriod.MONTHLY: (re.compile(r"^([0-9]{4})-([0-9]{2})$"), "YYYY-MM, e.g. 2026-03"),
+    MeasurementPeriod.QUARTERLY: (re.compile(r"^([0-9]{4})-Q([1-4])$"), "YYYY-Qn, e.g. 2026-Q1"),
 }
 
 
@@ -33,6 +33,8 @@ class Period:
         if match is None:
             raise InvalidValue(f"a {kind.value} period is written {example}")
         year, number = int(match.group(1)), int(match.group(2))
+        if not 1900 <= year <= 9999:
+            raise InvalidValue("periods lie in the years 1900 to 9999")
         try:
             if kind is MeasurementPeriod.WEEKLY:
                 start = date.fromisocalendar(year, number, 1)
@@ -56,13 +58,16 @@ class Period:
             return cls.parse(f"{day.year}-{day.month:02d}", kind)
         return cls.parse(f"{day.year}-Q{(day.month - 1) // 3 + 1}", kind)
 
-    def next(self) -> Period:
-        """Return the period that follows this one."""
+    def next(self) -> Period | None:
+        """Return the period that follows this one (None after the calendar's end)."""
+        if self.end == date.max:
+            return None
         return Period.containing(self.end + timedelta(days=1), self.kind)
 
-    def previous(self) -> Period:
-        """Return the period before this one."""
-        return Period.containing(self.start - timedelta(days=1), self.kind)
+    def previous(self) -> Period | None:
+        """Return the period before this one (None before 1900)."""
+        day = self.start - timedelta(days=1)
+        return Period.containing(day, self.kind) if day.year >= 1900 else None
 
     @property
     def days(self) -> int:

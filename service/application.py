@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -16,7 +16,7 @@ from eventsourcing.utils import get_topic
 from domain.chain import HASH_FIELD, plain_value
 from domain.contract import Contract
 from domain.credits import ExitTrigger, IncentiveRule, MetricValue, PenaltyRule
-from domain.exceptions import ContractNotFound, UnknownRule
+from domain.exceptions import ContractNotFound, InvalidValue, UnknownRule
 from domain.governance import (
     Cadence,
     FindingSpec,
@@ -637,4 +637,8 @@ def _today() -> date:
 
 def _revised(rule: Any, changes: dict[str, Any]) -> Any:
     # An amended rule is the latest version with the named fields replaced.
+    foreign = sorted(set(changes) - {f.name for f in fields(rule)})
+    if foreign:
+        kind = "penalty" if isinstance(rule, PenaltyRule) else "incentive"
+        raise InvalidValue(f"a {kind} rule has no {', '.join(foreign)}")
     return replace(rule, **changes)

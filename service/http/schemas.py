@@ -62,6 +62,7 @@ class DecimalString(fields.Field):
 
     default_error_messages = {
         "invalid": 'must be a decimal number written as a string, e.g. "1200.50"',
+        "range": "must be between 1E-30 and 1E+30 in size",
     }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
@@ -73,6 +74,8 @@ class DecimalString(fields.Field):
             raise self.make_error("invalid") from None
         if not number.is_finite():
             raise self.make_error("invalid")
+        if number and not -30 <= number.adjusted() <= 30:
+            raise self.make_error("range")
         return number
 
 
@@ -359,7 +362,7 @@ class CorrectionSchema(StrictSchema):
 
 class PerformanceReportSchema(StrictSchema):
     period = fields.String(required=True, validate=validate.Regexp(
-        r"^\d{4}-(W\d{2}|Q[1-4]|\d{2})$", error="must be YYYY-Www, YYYY-MM or YYYY-Qn"))
+        r"^[0-9]{4}-(W[0-9]{2}|Q[1-4]|[0-9]{2})$", error="must be YYYY-Www, YYYY-MM or YYYY-Qn"))
     values = fields.List(fields.Nested(MetricValueSchema), required=True,
                          validate=validate.Length(min=1, max=100))
     source = fields.String(required=True, validate=SHORT_TEXT)

@@ -320,8 +320,7 @@ RENEWABLE_TERM = {**WIDE_TERM, "end": "1900-12-31"}
 # rule on the monthly metric and a penalty assessed (disputed, for dispute resolutions); a
 # finding with a corrective action; an improvement proposal (accepted, for
 # implementations); a manual exit trigger fired; the exit initiated (a step started, for
-# completions). The term ends a year early: a report for a period in 9999 is a 500 today
-# (see the xfail tests below).
+# completions). The term ends a year early, so that periods stay inside it.
 PERFORMANCE_TERM = {**WIDE_TERM, "end": "9998-12-31"}
 PERFORMANCE_METRICS = (
     SLA_METRIC,  # availability, monthly
@@ -525,7 +524,7 @@ def _rule_for(body: Any) -> str:
     penalty_only = bool(fields & {"earn_back_periods", "missing_data"})
     incentive_only = "consecutive_periods" in fields
     if penalty_only and incentive_only:
-        return "no-such-rule"  # a 500 on either kind today (see the xfail tests below)
+        return "no-such-rule"  # fits neither kind (a 422 either way; see the regressions)
     return INCENTIVE_RULE["rule_id"] if incentive_only else PENALTY_RULE["rule_id"]
 
 
@@ -549,7 +548,7 @@ def _aim_at(case: schemathesis.Case, target: Target) -> None:
     amount = body.get("amount")
     if case.operation.path.endswith("/exit/spend") and isinstance(amount, dict) \
             and re.search(r"[eE]\+?0*[0-9]{6}", str(amount.get("amount"))):
-        amount["amount"] = "1.00"  # beyond Decimal's range: a 500 today (see xfail below)
+        amount["amount"] = "1.00"  # out of range: a 422 (see the regressions below)
     if case.operation.path.endswith("/performance-reports") \
             and isinstance(body.get("period"), str) and isinstance(body.get("values"), list):
         form = re.sub(r"[^WQ]", "", body["period"])[:1]
@@ -728,9 +727,8 @@ def test_every_event_type_and_state_conforms(fresh_api: Api,
     assert {e["actor"]["role"] for e in events} == {"procurement", "admin", "system"}
 
 
-# -- service bugs found by fuzzing (the fuzzing above steers clear of them) -----------------
+# -- regressions: service bugs once found by fuzzing -----------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="service bug: dataclasses.replace raises TypeError")
 def test_amending_a_rule_with_the_other_kinds_fields_is_a_422(api: Api) -> None:
     target = _new_contract(api, WIDE_TERM, active=True)
     version = _act(api, target.contract_id, target.version, [("rules", PENALTY_RULE)])
@@ -741,7 +739,6 @@ def test_amending_a_rule_with_the_other_kinds_fields_is_a_422(api: Api) -> None:
     assert response.status_code == 422, response.json
 
 
-@pytest.mark.xfail(strict=True, reason="service bug: contract years beyond 9999 overflow")
 def test_a_report_in_a_term_reaching_9999_is_not_a_server_error(api: Api) -> None:
     target = _new_contract(api, WIDE_TERM, active=True)
     response = api.post(f"/v1/contracts/{target.contract_id}/performance-reports", {
@@ -750,7 +747,6 @@ def test_a_report_in_a_term_reaching_9999_is_not_a_server_error(api: Api) -> Non
     assert response.status_code == 200, response.json
 
 
-@pytest.mark.xfail(strict=True, reason="service bug: quantize beyond 28 digits of precision")
 def test_a_credit_on_a_huge_contract_value_is_not_a_server_error(api: Api) -> None:
     contract_id = api.draft(value={"amount": "1E+30", "currency": "EUR"}).json["id"]
     version = _act(api, contract_id, 1, [
@@ -761,7 +757,6 @@ def test_a_credit_on_a_huge_contract_value_is_not_a_server_error(api: Api) -> No
     assert version > 1
 
 
-@pytest.mark.xfail(strict=True, reason="service bug: \\d accepts non-ASCII digits")
 def test_periods_are_written_in_ascii_digits(api: Api) -> None:
     target = _new_contract(api, {**WIDE_TERM, "start": "2026-01-01"}, active=True)
     response = api.post(f"/v1/contracts/{target.contract_id}/performance-reports", {
@@ -782,7 +777,6 @@ def test_versions_beyond_64_bits_are_invalid_not_a_server_error(
     assert [e["pointer"] for e in response.json["errors"]] == [f"/{query}"]
 
 
-@pytest.mark.xfail(strict=True, reason="service bug: next_due overflows after the commit")
 def test_a_review_at_the_end_of_the_calendar_leaves_the_contract_readable(api: Api) -> None:
     target = _new_contract(api, WIDE_TERM, active=True)
     base = f"/v1/contracts/{target.contract_id}"
@@ -794,7 +788,6 @@ def test_a_review_at_the_end_of_the_calendar_leaves_the_contract_readable(api: A
     assert (review.status_code, api.get(base).status_code) == (200, 200), review.json
 
 
-@pytest.mark.xfail(strict=True, reason="service bug: Decimal overflow after the commit")
 def test_a_huge_exit_spend_leaves_the_contract_readable(api: Api) -> None:
     target = _new_contract(api, WIDE_TERM, active=True)
     base = f"/v1/contracts/{target.contract_id}"
