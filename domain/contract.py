@@ -520,6 +520,11 @@ class Contract(Aggregate):
         if self.status is ContractStatus.TERMINATED:
             raise ContractTerminated("the contract is terminated: it accepts no further act")
 
+    def _check_live(self) -> None:
+        self._check_not_terminated()
+        if self.status is not ContractStatus.ACTIVE:
+            raise ContractNotActive("performance is reported on an active contract")
+
     def _check_within_term(self, day: date, what: str) -> None:
         if day < self.term.start:
             raise EffectiveDateOutOfTerm(
@@ -560,6 +565,8 @@ class Contract(Aggregate):
             check_text(changes.title, "title", 200)
         if changes.value is not None:
             _check_value(changes.value)
+            if changes.value.currency != self.value.currency:
+                raise InvalidValue(f"the contract's currency stays {self.value.currency}")
         for objective in changes.objectives or ():
             check_text(objective, "objective", 500)
         # Building the new term validates it (end after start, notice shorter than term).
@@ -702,8 +709,10 @@ class Contract(Aggregate):
     # -- exit plan -------------------------------------------------------------------
 
     def define_exit_plan(self, exit_plan: ExitPlan, provenance: Provenance) -> None:
-        """Define the exit plan, or revise it."""
+        """Define the exit plan, or revise it (until the exit is initiated)."""
         self._check_not_terminated()
+        if self.exit is not None:
+            raise ExitAlreadyInitiated("the exit is under way: its plan can no longer change")
         self._define_exit_plan(
             exit_plan=exit_plan, revision=self.exit_plan_revision + 1, provenance=provenance
         )
@@ -983,7 +992,7 @@ class Contract(Aggregate):
                            source: str, evidence_ref: str | None, today: date,
                            provenance: Provenance) -> None:
         """Record measured values for a period and evaluate them, all in one append."""
-        self._check_not_terminated()
+        self._check_live()
         periods = self._check_report(period, values, source)
         for value in values:
             key = _key(value.metric_id, period)
@@ -1002,7 +1011,7 @@ class Contract(Aggregate):
                             source: str, evidence_ref: str | None, reason: str, today: date,
                             provenance: Provenance) -> None:
         """Replace reported values: reverse what they caused and evaluate them anew."""
-        self._check_not_terminated()
+        self._check_live()
         check_text(reason, "reason")
         periods = self._check_report(period, values, source)
         for value in values:
@@ -1048,7 +1057,7 @@ class Contract(Aggregate):
     def close_period(self, period: str, measurement_period: MeasurementPeriod, today: date,
                      provenance: Provenance) -> None:
         """Close a period: metrics with no report are evaluated by their rules' policy."""
-        self._check_not_terminated()
+        self._check_live()
         closing = Period.parse(period, measurement_period)
         if closing.end >= today:
             raise PeriodNotOver(f"period {period} ends on {closing.end}; close it afterwards")

@@ -57,6 +57,10 @@ class StaleVersion(Exception):
         super().__init__(f"the contract is not at version {expected}{now}")
 
 
+class IdempotencyClaimLost(Exception):
+    """The request ran past its idempotency lease and another request took the key."""
+
+
 @dataclass(frozen=True)
 class CommandContext:
     """Who asks, under which request, and the idempotency key that guards it."""
@@ -64,6 +68,7 @@ class CommandContext:
     provenance: Provenance
     principal_id: str
     idempotency_key: str | None = None
+    claimed_at: float = 0.0  # when this request claimed its idempotency key
     status_code: int = 200
     vendor_scope: str | None = None  # a vendor may act only on its own contracts
 
@@ -430,7 +435,7 @@ class ContractLedger(Application):
 
     def credits(self, contract_id: UUID, *, vendor_scope: str | None = None) -> dict[str, Any]:
         """Return the credits and incentives with totals owed each way per period and year."""
-        contract = self._load(contract_id, for_update=False)
+        contract = self._load(contract_id)
         _check_scope(contract, vendor_scope)
         return {"contract_id": str(contract.id), "version": contract.version,
                 **credit_statement(contract)}
@@ -453,9 +458,17 @@ class ContractLedger(Application):
         completions = []
         if ctx.idempotency_key is not None:
             completions.append(IdempotencyCompletion(
-                ctx.principal_id, ctx.idempotency_key, contract.id, contract.version,
-                ctx.status_code))
-        recordings = self.committer.commit(events, completions)
+                ctx.principal_id, ctx.idempotency_key, ctx.claimed_at, contract.id,
+                contract.version, ctx.status_code))
+        try:
+            recordings = self.committer.commit(events, completions)
+        except IntegrityError:
+            if ctx.idempotency_key is not None and not self.tables.holds_claim(
+                    ctx.principal_id, ctx.idempotency_key, ctx.claimed_at):
+                raise IdempotencyClaimLost(
+                    "this request outlived its claim on the Idempotency-Key and another "
+                    "request with the key took over; nothing was recorded") from None
+            raise
         self._snapshot_if_due(contract, len(events))
         return CommandResult(
             contract=present(contract),
@@ -480,13 +493,12 @@ class ContractLedger(Application):
 
     # -- queries ---------------------------------------------------------------------
 
-    def _load(self, contract_id: UUID, version: int | None = None, *,
-              for_update: bool = True) -> Contract:
+    def _load(self, contract_id: UUID, version: int | None = None) -> Contract:
         try:
-            # Reads never mutate, so they may share the cached object without a copy.
+            # Reads get a copy too: other threads bring the cached object up to date in
+            # place (the copy is cheap, see Contract.__deepcopy__).
             contract: Any = self.repository.get(contract_id, version=version,
-                                                projector_func=_replay,
-                                                deepcopy_from_cache=for_update)
+                                                projector_func=_replay)
         except AggregateNotFoundError:
             raise ContractNotFound(f"no contract {contract_id}") from None
         assert isinstance(contract, Contract)
@@ -496,7 +508,7 @@ class ContractLedger(Application):
                      vendor_scope: str | None = None,
                      as_of_date: date | None = None) -> dict[str, Any]:
         """Return the contract's state, now or as of one of its versions."""
-        contract = self._load(contract_id, version, for_update=False)
+        contract = self._load(contract_id, version)
         if version is not None and contract.version != version:
             raise ContractNotFound(f"contract {contract_id} has no version {version}")
         _check_scope(contract, vendor_scope)
@@ -510,7 +522,7 @@ class ContractLedger(Application):
                         vendor_scope: str | None = None) -> list[dict[str, Any]]:
         """Return a contract's events oldest first, with their hash links."""
         if vendor_scope is not None:
-            _check_scope(self._load(contract_id, for_update=False), vendor_scope)
+            _check_scope(self._load(contract_id), vendor_scope)
         events = list(self.events.get(contract_id, gt=after, limit=limit))
         if not events and not self.recorder.select_events(contract_id, limit=1):
             raise ContractNotFound(f"no contract {contract_id}")

@@ -23,6 +23,7 @@ from uuid import UUID
 
 import psycopg.errors
 from eventsourcing.persistence import (
+    IntegrityError,
     InterfaceError,
     OperationalError,
     ProgrammingError,
@@ -45,6 +46,7 @@ class IdempotencyCompletion:
 
     principal_id: str
     idempotency_key: str
+    claimed_at: float  # the claim this request holds: completing needs it still to hold
     contract_id: UUID
     contract_version: int
     status_code: int
@@ -130,25 +132,37 @@ class LedgerTables:
                 return None
         return row
 
-    def release_idempotency_key(self, principal_id: str, key: str) -> None:
-        """Give up a claim whose request recorded nothing, so it may be retried."""
+    def release_idempotency_key(self, principal_id: str, key: str, claimed_at: float) -> None:
+        """Give up our claim on a key after recording nothing, so it may be retried."""
         self._execute(
-            f"DELETE FROM {{{IDEMPOTENCY_KEYS}}} "
-            "WHERE principal_id = %s AND idempotency_key = %s AND status_code IS NULL",
-            (principal_id, key),
+            f"DELETE FROM {{{IDEMPOTENCY_KEYS}}} WHERE principal_id = %s "
+            "AND idempotency_key = %s AND claimed_at = %s AND status_code IS NULL",
+            (principal_id, key, claimed_at),
         )
+
+    def holds_claim(self, principal_id: str, key: str, claimed_at: float) -> bool:
+        """Tell whether our claim on a key still stands (its lease was not taken over)."""
+        rows, _ = self._execute(
+            f"SELECT 1 AS held FROM {{{IDEMPOTENCY_KEYS}}} WHERE principal_id = %s "
+            "AND idempotency_key = %s AND claimed_at = %s AND status_code IS NULL",
+            (principal_id, key, claimed_at),
+        )
+        return bool(rows)
 
     @staticmethod
     def _completion_statement() -> str:
+        # Only the claim this request took: if its lease expired and another request
+        # took the key over, completing fails and the whole append is rolled back.
         return (
             f"UPDATE {{{IDEMPOTENCY_KEYS}}} SET contract_id = %s, contract_version = %s, "
-            "status_code = %s WHERE principal_id = %s AND idempotency_key = %s"
+            "status_code = %s WHERE principal_id = %s AND idempotency_key = %s "
+            "AND claimed_at = %s AND status_code IS NULL"
         )
 
     @staticmethod
     def _completion_params(c: IdempotencyCompletion) -> tuple[Any, ...]:
         return (str(c.contract_id), c.contract_version, c.status_code, c.principal_id,
-                c.idempotency_key)
+                c.idempotency_key, c.claimed_at)
 
 
 class LedgerSQLiteRecorder(LedgerTables, SQLiteApplicationRecorder):
@@ -176,6 +190,9 @@ class LedgerSQLiteRecorder(LedgerTables, SQLiteApplicationRecorder):
         for completion in kwargs.get("idempotency", ()):
             c.execute(self._sql(self._completion_statement()),
                       self._completion_params(completion))
+            if c.sqlite_cursor.rowcount != 1:
+                raise IntegrityError(f"idempotency key {completion.idempotency_key!r} is no "
+                                     "longer claimed by this request")
         return super()._insert_events(c, stored_events, **kwargs)
 
     def notification_id_of(self, originator_id: UUID, version: int) -> int | None:
@@ -203,7 +220,8 @@ class LedgerPostgresRecorder(LedgerTables, PostgresApplicationRecorder):
         # dumping is done by the committer thread, which competes for the GIL.
         self.append_statement = SQL(
             "SELECT n FROM {function}(%b::{id_type}[], %b::bigint[], %b::text[], %b::bytea[], "
-            "%b::text[], %b::text[], %b::text[], %b::integer[], %b::integer[], %s) AS n"
+            "%b::text[], %b::text[], %b::text[], %b::integer[], %b::integer[], "
+            "%b::double precision[], %s) AS n"
         ).format(
             function=Identifier(self.datastore.schema, APPEND_FUNCTION),
             id_type=Identifier(self.datastore.originator_id_type),
@@ -223,19 +241,26 @@ class LedgerPostgresRecorder(LedgerTables, PostgresApplicationRecorder):
             "p_topics text[], p_states bytea[], "
             "p_principal_ids text[], p_idempotency_keys text[], p_contract_ids text[], "
             "p_contract_versions integer[], p_status_codes integer[], "
-            "p_lock_timeout text) "
+            "p_claimed_ats double precision[], p_lock_timeout text) "
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $ledger_append$\n"
+            "DECLARE completed integer;\n"
             "BEGIN\n"
             "  PERFORM set_config('lock_timeout', p_lock_timeout, true);\n"
             "  IF cardinality(p_principal_ids) > 0 THEN\n"
             "    UPDATE {idempotency} AS k SET contract_id = c.contract_id,\n"
             "      contract_version = c.contract_version, status_code = c.status_code\n"
             "    FROM unnest(p_principal_ids, p_idempotency_keys, p_contract_ids,\n"
-            "                p_contract_versions, p_status_codes)\n"
+            "                p_contract_versions, p_status_codes, p_claimed_ats)\n"
             "      AS c(principal_id, idempotency_key, contract_id, contract_version,\n"
-            "           status_code)\n"
+            "           status_code, claimed_at)\n"
             "    WHERE k.principal_id = c.principal_id\n"
-            "      AND k.idempotency_key = c.idempotency_key;\n"
+            "      AND k.idempotency_key = c.idempotency_key\n"
+            "      AND k.claimed_at = c.claimed_at AND k.status_code IS NULL;\n"
+            "    GET DIAGNOSTICS completed = ROW_COUNT;\n"
+            "    IF completed <> cardinality(p_principal_ids) THEN\n"
+            "      RAISE unique_violation USING MESSAGE =\n"
+            "        'an idempotency key is no longer claimed by this request';\n"
+            "    END IF;\n"
             "  END IF;\n"
             "  IF cardinality(p_originator_ids) > 0 THEN\n"
             "    LOCK TABLE {events} IN EXCLUSIVE MODE;\n"
@@ -303,6 +328,7 @@ class LedgerPostgresRecorder(LedgerTables, PostgresApplicationRecorder):
             [str(c.contract_id) for c in completions],
             [c.contract_version for c in completions],
             [c.status_code for c in completions],
+            [c.claimed_at for c in completions],
             f"{self.datastore.lock_timeout}s",
         )
         # The pool's connections are in autocommit mode (the library sets it when it

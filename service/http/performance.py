@@ -53,6 +53,8 @@ def retire_rule(contract_id: UUID, rule_id: str, ctx: CommandContext) -> Command
 def report_performance(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Report metric values for a period (or correct them); evaluated in the same write."""
     data = parse_body(schemas.PerformanceReportSchema)
+    if data["correction_reason"] is not None:  # a correction reverses credits: not the vendor's
+        principal().require(WRITE_CONTRACTS)
     return ledger().report_performance(contract_id, expected_version(), **data, ctx=ctx)
 
 

@@ -117,14 +117,16 @@ def command(
             if not _IDEMPOTENCY_KEY.match(key):
                 raise Problem("malformed-request",
                               "Idempotency-Key must be 1-255 visible ASCII characters")
-            replay = _claim(who, key)
+            claimed_at = time.time()
+            replay = _claim(who, key, claimed_at)
             if replay is not None:
                 return replay
             try:
-                result = view(*args, ctx=replace(ctx, idempotency_key=key), **kwargs)
+                result = view(*args, ctx=replace(ctx, idempotency_key=key,
+                                                 claimed_at=claimed_at), **kwargs)
             except BaseException:
-                # Nothing was recorded: free the key so the request can be retried.
-                ledger().tables.release_idempotency_key(who.key_id, key)
+                # Nothing was recorded: free our claim so the request can be retried.
+                ledger().tables.release_idempotency_key(who.key_id, key, claimed_at)
                 raise
             return contract_response(result.contract, status, result.position)
 
@@ -141,11 +143,11 @@ def _fingerprint() -> str:
     return digest.hexdigest()
 
 
-def _claim(who: Principal, key: str) -> Response | None:
+def _claim(who: Principal, key: str, claimed_at: float) -> Response | None:
     app = ledger()
     fingerprint = _fingerprint()
     row = app.tables.claim_idempotency_key(
-        who.key_id, key, fingerprint, time.time(),
+        who.key_id, key, fingerprint, claimed_at,
         current_app.config["LEDGER_SETTINGS"].idempotency_lease_seconds)
     if row is None:
         return None

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from domain.exceptions import ContractError, ContractNotFound, InvalidTerm, InvalidValue
-from service.application import StaleVersion
+from service.application import IdempotencyClaimLost, StaleVersion
 from service.auth import Forbidden, Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,10 @@ def register_problem_handlers(app: Flask) -> None:
     def _rule(error: ContractError) -> Response:
         return problem_response("business-rule-violated", str(error),
                                 rule=type(error).__name__)
+
+    @app.errorhandler(IdempotencyClaimLost)
+    def _claim_lost(error: IdempotencyClaimLost) -> Response:
+        return problem_response("idempotency-key-in-flight", str(error), {"Retry-After": "1"})
 
     @app.errorhandler(StaleVersion)
     def _stale(error: StaleVersion) -> Response:

@@ -114,3 +114,24 @@ def test_concurrent_retries_with_one_key_record_one_contract(app: Flask, api: Ap
     created = {r.json["id"] for r in responses if r.status_code == 201}
     assert len(created) == 1
     assert {r.status_code for r in responses} <= {201, 409}
+
+
+def test_a_request_that_outlives_its_claim_records_nothing(app: Flask, api: Api) -> None:
+    # Given a request that claimed a key long ago (its worker stalled past the lease)
+    ledger: ContractLedger = app.extensions["ledger"]
+    principal = ledger.tables.find_api_key(hash_token(api.token or ""))
+    assert principal is not None
+    key = f"stalled-{time.time_ns()}"
+    body = json.dumps(contract_body())
+    with app.test_request_context("/v1/contracts", method="POST", data=body):
+        fingerprint = _fingerprint()
+    assert ledger.tables.claim_idempotency_key(principal["key_id"], key, fingerprint,
+                                               time.time() - 3600, 30) is None
+    # When a retry arrives, it takes the key over and records the contract once
+    retry = api.client.post("/v1/contracts", data=body, headers=api.headers(
+        {"Content-Type": "application/json", **keyed(key)}))
+    assert retry.status_code == 201
+    again = api.client.post("/v1/contracts", data=body, headers=api.headers(
+        {"Content-Type": "application/json", **keyed(key)}))
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json["id"] == retry.json["id"]

@@ -750,7 +750,8 @@ def test_a_report_in_a_term_reaching_9999_is_not_a_server_error(api: Api) -> Non
 def test_a_credit_on_a_huge_contract_value_is_not_a_server_error(api: Api) -> None:
     contract_id = api.draft(value={"amount": "1E+30", "currency": "EUR"}).json["id"]
     version = _act(api, contract_id, 1, [
-        ("sla-metrics", SLA_METRIC),
+        ("sla-metrics", SLA_METRIC), ("point-of-contact", POINT_OF_CONTACT),
+        ("exit-plan", EXIT_PLAN), ("activation", {"effective_date": "2026-01-01"}),
         ("rules", {**PENALTY_RULE, "effective_from": "2026-01-01"}),
         ("performance-reports", {"period": "2026-01", "source": "monitoring",
                                  "values": [{"metric_id": "availability", "value": "99"}]})])

@@ -159,6 +159,16 @@ class TestVendors:
         assert globex.get(f"/v1/contracts/{contract_id}/credits").status_code == 404
         assert event_types(api, contract_id, version + 3) == []
 
+    def test_a_vendor_cannot_correct_away_its_own_penalty(
+        self, api: Api, as_vendor: Callable[[str], Api]
+    ) -> None:
+        contract_id, version = with_rules(api)
+        report(api, contract_id, version, "2026-01", "99.0")
+        response = report(as_vendor("acme"), contract_id, version + 3, "2026-01", "100",
+                          correction={"reason": "our monitoring says otherwise"})
+        assert response.status_code == 403
+        assert event_types(api, contract_id, version + 3) == []
+
     def test_a_vendor_cannot_waive_its_own_penalty(self, api: Api,
                                                    as_vendor: Callable[[str], Api]) -> None:
         contract_id, version = with_rules(api)

@@ -148,19 +148,20 @@ def test_a_conflicting_append_raises_integrity_error_and_writes_nothing(
     recorder = recorder_of(pg_ledger)
     existing = uuid4()
     recorder.insert_events([event(existing, 1)])
-    assert recorder.claim_idempotency_key("key-1", "idem-1", "fp", time.time(), 30) is None
+    claimed = time.time()
+    assert recorder.claim_idempotency_key("key-1", "idem-1", "fp", claimed, 30) is None
     before = events_in(pg_url)
     fresh = uuid4()
     with pytest.raises(IntegrityError):
         recorder.insert_events(
             [event(fresh, 1), event(existing, 1), event(fresh, 2)],
-            idempotency=[IdempotencyCompletion("key-1", "idem-1", fresh, 2, 201)])
+            idempotency=[IdempotencyCompletion("key-1", "idem-1", claimed, fresh, 2, 201)])
     assert events_in(pg_url) == before
     assert idempotency_row(pg_url, "key-1", "idem-1") == (None, None, None)
     # and the store is still writable, with the ids still increasing
     ids = recorder.insert_events([event(fresh, 1)],
-                                 idempotency=[IdempotencyCompletion("key-1", "idem-1", fresh,
-                                                                    1, 201)])
+                                 idempotency=[IdempotencyCompletion("key-1", "idem-1", claimed,
+                                                                    fresh, 1, 201)])
     assert ids is not None
     assert ids[0] > before[-1][2]
     assert idempotency_row(pg_url, "key-1", "idem-1") == (str(fresh), 1, 201)
@@ -171,12 +172,13 @@ def test_idempotency_completions_are_written_with_the_events(
 ) -> None:
     recorder = recorder_of(pg_ledger)
     first, second = uuid4(), uuid4()
+    claimed = time.time()
     for key in ("idem-a", "idem-b", "idem-untouched"):
-        assert recorder.claim_idempotency_key("key-1", key, "fp", time.time(), 30) is None
+        assert recorder.claim_idempotency_key("key-1", key, "fp", claimed, 30) is None
     ids = recorder.insert_events(
         [event(first, 1), event(second, 1), event(second, 2)],
-        idempotency=[IdempotencyCompletion("key-1", "idem-a", first, 1, 201),
-                     IdempotencyCompletion("key-1", "idem-b", second, 2, 200)])
+        idempotency=[IdempotencyCompletion("key-1", "idem-a", claimed, first, 1, 201),
+                     IdempotencyCompletion("key-1", "idem-b", claimed, second, 2, 200)])
     assert ids is not None
     assert len(ids) == 3
     assert idempotency_row(pg_url, "key-1", "idem-a") == (str(first), 1, 201)
@@ -215,11 +217,11 @@ def test_the_losing_command_of_a_race_records_nothing(pg_ledger: ContractLedger,
         ctx = CommandContext(PROVENANCE, "key-1")
         pg_ledger.designate_point_of_contact(
             contract_id, 1, point_of_contact=PointOfContact("Ana", "a@acme.example"), ctx=ctx)
-        assert other.tables.claim_idempotency_key("key-1", "late", "fp", time.time(), 30) \
-            is None
+        claimed = time.time()
+        assert other.tables.claim_idempotency_key("key-1", "late", "fp", claimed, 30) is None
         with pytest.raises(IntegrityError):
             other.committer.commit(stale.collect_events(), [
-                IdempotencyCompletion("key-1", "late", contract_id, 2, 200)])
+                IdempotencyCompletion("key-1", "late", claimed, contract_id, 2, 200)])
         assert [v for c, v, _ in events_in(pg_url) if c == contract_id] == [1, 2]
         assert idempotency_row(pg_url, "key-1", "late") == (None, None, None)
         assert pg_ledger.get_contract(contract_id)["point_of_contact"]["name"] == "Ana"
@@ -252,7 +254,7 @@ def test_the_function_applies_its_lock_timeout(pg_url: str) -> None:
         with pytest.raises(psycopg.errors.LockNotAvailable):
             conn.execute(
                 f'SELECT * FROM "{schema}".{APPEND_FUNCTION}(%s::uuid[], %s::bigint[], '
-                "%s::text[], %s::bytea[], '{}', '{}', '{}', '{}', '{}', '200ms')",
+                "%s::text[], %s::bytea[], '{}', '{}', '{}', '{}', '{}', '{}', '200ms')",
                 ([uuid4()], [1], [TOPIC], [b"{}"]))
         assert time.monotonic() - started < 5
         holder.rollback()
@@ -312,3 +314,19 @@ def test_each_schema_has_its_own_function(pg_url: str) -> None:
         finally:
             for ledger in ledgers:
                 ledger.close()
+
+
+def test_a_request_that_lost_its_claim_records_nothing(pg_ledger: ContractLedger,
+                                                       pg_url: str) -> None:
+    # Given a request whose lease ran out and a retry that took the key over
+    recorder = recorder_of(pg_ledger)
+    assert recorder.claim_idempotency_key("key-1", "slow", "fp", 1.0, 30) is None
+    assert recorder.claim_idempotency_key("key-1", "slow", "fp", 100.0, 30) is None
+    before = events_in(pg_url)
+    # When the slow request finally commits under its old claim
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([event(uuid4(), 1)], idempotency=[
+            IdempotencyCompletion("key-1", "slow", 1.0, uuid4(), 1, 201)])
+    # Then nothing is recorded, and the retry still holds the key
+    assert events_in(pg_url) == before
+    assert recorder.holds_claim("key-1", "slow", 100.0)

@@ -37,7 +37,7 @@ from domain.governance import (
     Severity,
     add_months,
 )
-from tests.unit.test_contract import BY, active, eur, ready
+from tests.unit.test_contract import BY, EXIT_PLAN, active, eur, ready
 
 
 def finding(finding_id: str = "f1", severity: Severity = Severity.HIGH,
@@ -271,3 +271,10 @@ class TestExit:
     def test_only_an_active_contract_is_exited(self) -> None:
         with pytest.raises(ContractNotActive):
             ready().initiate_exit("why", None, date(2026, 9, 1), BY)
+
+
+def test_the_exit_plan_cannot_change_once_the_exit_is_under_way() -> None:
+    contract = active()
+    contract.initiate_exit("insourcing", None, date(2026, 9, 1), BY)
+    with pytest.raises(ExitAlreadyInitiated):
+        contract.define_exit_plan(EXIT_PLAN, BY)

@@ -20,8 +20,10 @@ from domain.credits import (
     TriggerKind,
 )
 from domain.exceptions import (
+    ContractNotActive,
     DisputeWindowClosed,
     IllegalCreditTransition,
+    InvalidValue,
     NothingToCorrect,
     PerformanceAlreadyReported,
     PeriodAlreadyClosed,
@@ -32,7 +34,7 @@ from domain.exceptions import (
 )
 from domain.money import Money
 from domain.values import MeasurementPeriod, SlaTargetChange, TermChanges
-from tests.unit.test_contract import BY, active, eur
+from tests.unit.test_contract import BY, active, eur, ready
 
 TODAY = date(2027, 6, 1)
 
@@ -304,3 +306,17 @@ class TestExitTriggers:
                                                  amount=eur("5000.00")), BY)
         assert report(contract, "2026-01", "99.0")[-1] == "PenaltyAssessed"
         assert report(contract, "2026-02", "99.0")[-1] == "ExitTriggerFired"
+
+
+def test_performance_is_reported_only_on_an_active_contract() -> None:
+    contract = ready()
+    contract.define_penalty_rule(penalty_rule(), BY)
+    with pytest.raises(ContractNotActive):
+        report(contract, "2026-01", "99.0")
+
+
+def test_an_amendment_cannot_change_the_contract_currency() -> None:
+    contract = contract_with()
+    with pytest.raises(InvalidValue):
+        contract.amend_terms(TermChanges(value=Money(Decimal("1000000"), "JPY")), "fx",
+                             date(2026, 6, 1), BY)
