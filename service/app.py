@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import uuid
 
@@ -27,12 +26,8 @@ def create_app(settings: Settings | None = None, ledger: ContractLedger | None =
     """Create the Flask application (one per process: gunicorn calls this after fork)."""
     settings = settings or Settings.from_env()
     app = Flask(__name__)
-    app.config.update(
-        LEDGER_SETTINGS=settings,
-        MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        JSON_SORT_KEYS=False,
-    )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config.update(LEDGER_SETTINGS=settings, MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented order
     ledger = ledger or build_ledger(settings)
     app.extensions["ledger"] = ledger
     authenticator = Authenticator(ledger.tables, settings.auth_cache_seconds)
@@ -63,7 +58,6 @@ def create_app(settings: Settings | None = None, ledger: ContractLedger | None =
     app.register_blueprint(contracts.bp)
     app.register_blueprint(performance.bp)
     app.register_blueprint(governance.bp)
-    logging.getLogger(__name__).debug("ledger app created")
     return app
 
 
