@@ -505,14 +505,29 @@ class ContractLedger(Application):
         return contract
 
     def get_contract(self, contract_id: UUID, *, version: int | None = None,
-                     vendor_scope: str | None = None,
+                     as_of: datetime | None = None, vendor_scope: str | None = None,
                      as_of_date: date | None = None) -> dict[str, Any]:
-        """Return the contract's state, now or as of one of its versions."""
+        """Return the contract's state: now, as of one of its versions, or as the ledger
+        knew it at an instant (recorded time)."""
+        if as_of is not None:
+            version = self._version_at(contract_id, as_of)
         contract = self._load(contract_id, version)
         if version is not None and contract.version != version:
             raise ContractNotFound(f"contract {contract_id} has no version {version}")
         _check_scope(contract, vendor_scope)
         return present(contract, as_of_date)
+
+    def _version_at(self, contract_id: UUID, as_of: datetime) -> int:
+        # Events are recorded in version order, so their timestamps only grow.
+        version = 0
+        events: Any = self.events.get(contract_id)
+        for stored in events:
+            if stored.timestamp > as_of:
+                break
+            version = stored.originator_version
+        if version == 0:
+            raise ContractNotFound(f"contract {contract_id} did not exist at {as_of.isoformat()}")
+        return version
 
     def position_of(self, contract_id: UUID, version: int) -> int | None:
         """Return the global position at which a contract version was committed."""

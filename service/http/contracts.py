@@ -37,6 +37,7 @@ def get_contract(contract_id: UUID) -> Response:
     principal().require(READ_CONTRACTS)
     query = parse_query(schemas.ContractQuerySchema)
     contract = ledger().get_contract(contract_id, version=query.get("version"),
+                                     as_of=query.get("as_of"),
                                      vendor_scope=principal().vendor_scope,
                                      as_of_date=query.get("as_of_date"))
     return contract_response(contract)

@@ -260,7 +260,14 @@ MAX_VERSION = 2**63 - 1  # stores keep versions as signed 64-bit integers
 
 class ContractQuerySchema(StrictSchema):
     version = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_VERSION))
+    as_of = fields.AwareDateTime(format="iso")
     as_of_date = fields.Date()
+
+    @post_load
+    def check(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if "version" in data and "as_of" in data:
+            raise ValidationError("give version or as_of, not both", "as_of")
+        return data
 
 
 class EventsQuerySchema(StrictSchema):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from tests.support import EXIT_PLAN, POINT_OF_CONTACT, SLA_METRIC, Api, contract_body
 
 
@@ -114,3 +116,28 @@ class TestEvents:
 
     def test_a_request_id_is_generated_when_none_is_sent(self, api: Api) -> None:
         assert api.get("/healthz").headers["X-Request-ID"]
+
+
+class TestTimeTravel:
+    def test_as_of_an_instant_returns_what_the_ledger_knew_then(self, api: Api) -> None:
+        drafted = api.draft()
+        contract_id = drafted.json["id"]
+        known_then = drafted.json["updated_at"]
+        api.post(f"/v1/contracts/{contract_id}/exit-plan", EXIT_PLAN, version=1)
+        then = api.get(f"/v1/contracts/{contract_id}?as_of={known_then}")
+        assert then.status_code == 200, then.json
+        assert then.headers["ETag"] == '"1"'
+        assert then.json["exit_plan"] is None
+        now = api.get(f"/v1/contracts/{contract_id}?as_of=2999-01-01T00:00:00Z")
+        assert now.json["version"] == 2
+
+    def test_before_the_contract_existed_is_a_404(self, api: Api) -> None:
+        contract_id = api.draft().json["id"]
+        response = api.get(f"/v1/contracts/{contract_id}?as_of=2000-01-01T00:00:00Z")
+        assert response.status_code == 404
+
+    @pytest.mark.parametrize("query", ["as_of=yesterday", "as_of=2026-01-01T00:00:00",
+                                       "as_of=2026-01-01T00:00:00Z&version=1"])
+    def test_a_bad_as_of_is_a_422(self, api: Api, query: str) -> None:
+        contract_id = api.draft().json["id"]
+        assert api.get(f"/v1/contracts/{contract_id}?{query}").status_code == 422
