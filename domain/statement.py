@@ -14,6 +14,15 @@ COLUMNS = ("credits_owed_by_vendor", "incentives_owed_to_vendor")
 
 def credit_statement(contract: Contract) -> dict[str, Any]:
     """Every penalty and incentive, and totals owed each way per period, year and overall."""
+    return {
+        "penalties": [_credit_view(p) for p in contract.penalties.values()],
+        "incentives": [_credit_view(i) for i in contract.incentives.values()],
+        "totals": credit_totals(contract),
+    }
+
+
+def credit_totals(contract: Contract) -> dict[str, Any]:
+    """Totals owed each way: overall, per period and per contract year."""
     currency = contract.value.currency
     zero = Decimal(0)
     by_period: dict[str, dict[str, Decimal]] = {}
@@ -31,14 +40,10 @@ def credit_statement(contract: Contract) -> dict[str, Any]:
                 for column in COLUMNS}
 
     return {
-        "penalties": [_credit_view(p) for p in contract.penalties.values()],
-        "incentives": [_credit_view(i) for i in contract.incentives.values()],
-        "totals": {
-            "overall": money(overall),
-            "by_period": [{"period": p, **money(b)} for p, b in sorted(by_period.items())],
-            "by_contract_year": [{"contract_year": y, **money(b)}
-                                 for y, b in sorted(by_year.items())],
-        },
+        "overall": money(overall),
+        "by_period": [{"period": p, **money(b)} for p, b in sorted(by_period.items())],
+        "by_contract_year": [{"contract_year": y, **money(b)}
+                             for y, b in sorted(by_year.items())],
     }
 
 

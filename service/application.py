@@ -26,7 +26,7 @@ from domain.governance import (
     Scorecard,
 )
 from domain.money import Money
-from domain.statement import credit_statement
+from domain.statement import credit_statement, credit_totals
 from domain.values import (
     DeliveryLocation,
     ExitPlan,
@@ -595,7 +595,7 @@ def present(contract: Contract, as_of_date: date | None = None) -> dict[str, Any
         "termination": plain_value(contract.termination),
         "rules": rules,
         "exit_triggers": triggers,
-        "credit_totals": credit_statement(contract)["totals"]["overall"],
+        "credit_totals": credit_totals(contract)["overall"],
         "notice_deadline": plain_value(contract.notice_deadline()),
         "renews_automatically": contract.term.renewal is RenewalOption.AUTOMATIC,
         "governance": plain_value(contract.governance_status(as_of_date or _today())),
