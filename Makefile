@@ -20,7 +20,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/ledger migrate
 	$(BIN)/ledger apikey bootstrap
-	$(BIN)/ledger serve
+	$(BIN)/ledger up
 
 ## test: lint, type-check and the whole suite (SQLite and PostgreSQL)
 test: lint typecheck

@@ -78,3 +78,11 @@ def _month_after(first_of_month: date) -> date:
     if first_of_month.month == 12:
         return date(first_of_month.year + 1, 1, 1)
     return date(first_of_month.year, first_of_month.month + 1, 1)
+
+
+def period_of_label(label: str) -> Period:
+    """Return the period a label names, whatever its kind (the formats differ)."""
+    for kind in MeasurementPeriod:
+        if _FORMATS[kind][0].match(label):
+            return Period.parse(label, kind)
+    raise InvalidValue(f"{label!r} is not a period label")

@@ -10,8 +10,9 @@ from flask import Flask, Response, g, request
 from service.application import ContractLedger
 from service.auth import Authenticator
 from service.config import Settings
-from service.http import contracts, governance, operations, performance
+from service.http import contracts, governance, operations, performance, views
 from service.http.problems import Problem, register_problem_handlers
+from service.runner import build_views
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, ledger: ContractLedger | None =
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented order
     ledger = ledger or build_ledger(settings)
     app.extensions["ledger"] = ledger
+    app.extensions["views"] = build_views(ledger)
     authenticator = Authenticator(ledger.tables, settings.auth_cache_seconds)
 
     @app.before_request
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None, ledger: ContractLedger | None =
     app.register_blueprint(contracts.bp)
     app.register_blueprint(performance.bp)
     app.register_blueprint(governance.bp)
+    app.register_blueprint(views.bp)
     return app
 
 

@@ -506,16 +506,26 @@ class ContractLedger(Application):
 
     def get_contract(self, contract_id: UUID, *, version: int | None = None,
                      as_of: datetime | None = None, vendor_scope: str | None = None,
-                     as_of_date: date | None = None) -> dict[str, Any]:
+                     as_of_date: date | None = None,
+                     effective_on: date | None = None) -> dict[str, Any]:
         """Return the contract's state: now, as of one of its versions, or as the ledger
-        knew it at an instant (recorded time)."""
+        knew it at an instant (recorded time); with effective_on, also what applied on
+        that day as that version knew it (effective time)."""
         if as_of is not None:
             version = self._version_at(contract_id, as_of)
         contract = self._load(contract_id, version)
         if version is not None and contract.version != version:
             raise ContractNotFound(f"contract {contract_id} has no version {version}")
         _check_scope(contract, vendor_scope)
-        return present(contract, as_of_date)
+        if effective_on is not None and contract.drafted_terms is None:
+            contract = self._replayed(contract_id, contract.version)
+        return present(contract, as_of_date, effective_on)
+
+    def _replayed(self, contract_id: UUID, version: int) -> Contract:
+        # A contract restored from a snapshot older than its drafted terms: replay them.
+        contract = _replay(None, self.events.get(contract_id, lte=version))
+        assert isinstance(contract, Contract)
+        return contract
 
     def _version_at(self, contract_id: UUID, as_of: datetime) -> int:
         # Events are recorded in version order, so their timestamps only grow.
@@ -528,6 +538,10 @@ class ContractLedger(Application):
         if version == 0:
             raise ContractNotFound(f"contract {contract_id} did not exist at {as_of.isoformat()}")
         return version
+
+    def load_contract(self, contract_id: UUID, version: int | None = None) -> Contract:
+        """Return the contract (a copy of its own) as it is now or at a version."""
+        return self._load(contract_id, version)
 
     def position_of(self, contract_id: UUID, version: int) -> int | None:
         """Return the global position at which a contract version was committed."""
@@ -550,9 +564,10 @@ def _check_scope(contract: Contract, vendor_scope: str | None) -> None:
         raise ContractNotFound(f"no contract {contract.id}")
 
 
-def present(contract: Contract, as_of_date: date | None = None) -> dict[str, Any]:
+def present(contract: Contract, as_of_date: date | None = None,
+            effective_on: date | None = None) -> dict[str, Any]:
     """Return the contract's state as plain data; overdue items are judged as of a day
-    (today unless given)."""
+    (today unless given); with effective_on, what applied on that day too."""
     metrics = []
     for metric in contract.sla_metrics.values():
         item = plain_value(metric)
@@ -573,7 +588,7 @@ def present(contract: Contract, as_of_date: date | None = None) -> dict[str, Any
     exit_plan = None
     if contract.exit_plan is not None:
         exit_plan = {**plain_value(contract.exit_plan), "revision": contract.exit_plan_revision}
-    return {
+    representation: dict[str, Any] = {
         "id": str(contract.id),
         "version": contract.version,
         "status": contract.status.value,
@@ -591,7 +606,8 @@ def present(contract: Contract, as_of_date: date | None = None) -> dict[str, Any
         "exit_plan": exit_plan,
         "amendments": plain_value(contract.amendments),
         "activated_on": plain_value(contract.activated_on),
-        "renewals": plain_value(contract.renewals),
+        "renewals": [{k: plain_value(v) for k, v in r.items() if k != "version"}
+                     for r in contract.renewals],
         "termination": plain_value(contract.termination),
         "rules": rules,
         "exit_triggers": triggers,
@@ -614,6 +630,15 @@ def present(contract: Contract, as_of_date: date | None = None) -> dict[str, Any
         "created_at": _instant(contract.created_on),
         "updated_at": _instant(contract.modified_on),
     }
+    if effective_on is not None:
+        representation["effective_on"] = present_in_force(contract, effective_on)
+    return representation
+
+
+def present_in_force(contract: Contract, day: date) -> dict[str, Any]:
+    """Return what applied on day (terms, SLA targets, rules) as plain data."""
+    in_force: dict[str, Any] = plain_value(contract.in_force_on(day))
+    return in_force
 
 
 def _compliance(contract: Contract, metric_id: str) -> dict[str, Any]:

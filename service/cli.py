@@ -1,9 +1,12 @@
-"""The `ledger` command: migrate, serve, apikey, verify."""
+"""The `ledger` command: migrate, serve, project, rebuild, up, apikey, evaluate, verify."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +18,15 @@ from service.app import build_ledger
 from service.auth import ROLES, create_api_key
 from service.config import Settings
 from service.integrity import verify_chains
+from service.runner import (
+    VIEWS,
+    ProjectionRunner,
+    build_projections,
+    build_views,
+    create_view_tables,
+    follower_for,
+    rebuild,
+)
 
 GUNICORN_CONF = Path(__file__).with_name("gunicorn.conf.py")
 
@@ -31,6 +43,7 @@ def migrate() -> None:
     ledger = build_ledger(settings)
     try:
         ledger.create_tables()
+        create_view_tables(ledger)
     finally:
         ledger.close()
     click.echo(f"migrated {_redacted(settings.database_url)}")
@@ -42,6 +55,70 @@ def serve(gunicorn_args: tuple[str, ...]) -> None:
     """Run the HTTP service under gunicorn (extra arguments go to gunicorn)."""
     argv = ["gunicorn", "--config", str(GUNICORN_CONF), *gunicorn_args, "service.wsgi:app"]
     os.execvp(sys.executable, [sys.executable, "-m", *argv])
+
+
+@main.command()
+def project() -> None:
+    """Run the projection runner: keep every view up to date with the ledger."""
+    settings = Settings.from_env()
+    ledger = build_ledger(settings)
+    runner = ProjectionRunner(ledger, build_projections(build_views(ledger)),
+                              batch_size=settings.projection_batch_size,
+                              poll_interval=settings.projection_poll_seconds)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: runner.stop())
+    click.echo(f"projecting {_redacted(settings.database_url)} into: {', '.join(VIEWS)}",
+               err=True)
+    try:
+        runner.run_forever(follower_for(ledger))
+    finally:
+        ledger.close()
+
+
+@main.command("rebuild")
+@click.argument("names", nargs=-1, type=click.Choice(sorted(VIEWS)))
+def rebuild_views(names: tuple[str, ...]) -> None:
+    """Rebuild views (default: all) from position zero; readers keep the old one until the
+    new one has caught up."""
+    settings = Settings.from_env()
+    ledger = build_ledger(settings)
+    try:
+        projections = {p.name: p for p in build_projections(build_views(ledger))}
+        head = ledger.recorder.max_notification_id() or 0
+        for name in names or tuple(VIEWS):
+            with click.progressbar(length=head, label=f"rebuilding {name}",
+                                   file=sys.stderr) as bar:
+                count = rebuild(ledger, projections[name], on_progress=bar.update)
+            click.echo(f"rebuilt {name}: {count} events")
+    finally:
+        ledger.close()
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
+def up(gunicorn_args: tuple[str, ...]) -> None:
+    """Run the web service and the projection runner together (the embedded setup);
+    stopping one stops both."""
+    runner = subprocess.Popen([sys.executable, "-m", "service.cli", "project"])
+    web = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF),
+                            *gunicorn_args, "service.wsgi:app"])
+    processes = (web, runner)
+
+    def stop(*_: object) -> None:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+    finally:
+        stop()
+        for process in processes:
+            process.wait()
+    sys.exit(max(abs(p.returncode or 0) for p in processes))
 
 
 @main.group()
@@ -124,3 +201,7 @@ def _redacted(url: str) -> str:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://***@{rest.split('@', 1)[1]}"
     return url
+
+
+if __name__ == "__main__":
+    main()

@@ -25,6 +25,9 @@ class Settings:
     db_pool_size: int = 10
     aggregate_cache_size: int = 1000
     dispute_window_days: int = 30
+    read_wait_seconds: float = 2.0
+    projection_poll_seconds: float = 0.05
+    projection_batch_size: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -59,6 +62,13 @@ class Settings:
             ),
             dispute_window_days=int(
                 number("LEDGER_DISPUTE_WINDOW_DAYS", cls.dispute_window_days)
+            ),
+            read_wait_seconds=number("LEDGER_READ_WAIT_SECONDS", cls.read_wait_seconds, float),
+            projection_poll_seconds=number(
+                "LEDGER_PROJECTION_POLL_SECONDS", cls.projection_poll_seconds, float
+            ),
+            projection_batch_size=max(
+                1, int(number("LEDGER_PROJECTION_BATCH_SIZE", cls.projection_batch_size))
             ),
         )
 

@@ -18,6 +18,7 @@ from service.app import build_ledger, create_app
 from service.application import ContractLedger
 from service.auth import create_api_key
 from service.config import Settings
+from service.runner import ProjectionRunner, build_projections, create_view_tables, follower_for
 from tests.support import Api
 
 POSTGRES_URL = os.environ.get("LEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -73,6 +74,7 @@ def migrate(url: str) -> Settings:
     ledger = build_ledger(settings)
     try:
         ledger.create_tables()
+        create_view_tables(ledger)
     finally:
         ledger.close()
     return settings
@@ -93,6 +95,19 @@ def app(store_url: str) -> Iterator[Flask]:
     flask_app.config["TESTING"] = True
     yield flask_app
     flask_app.extensions["ledger"].close()
+
+
+@pytest.fixture(scope="session")
+def runner(app: Flask) -> Iterator[ProjectionRunner]:
+    """The projection runner following the session's store, in a background thread (as
+    `ledger up` runs it); tests read their writes with min_position (Api.read)."""
+    ledger = app.extensions["ledger"]
+    runner = ProjectionRunner(ledger, build_projections(app.extensions["views"]),
+                              poll_interval=0.01)
+    thread = runner.start(follower_for(ledger))
+    yield runner
+    runner.stop()
+    thread.join(10)
 
 
 @dataclass

@@ -62,6 +62,14 @@ class Api:
             extra["If-Match"] = f'"{version}"'
         return self.client.post(path, json=body, headers=self.headers(extra))
 
+    def read(self, path: str, after: TestResponse | int | None = None) -> TestResponse:
+        """GET a projection-backed resource once its view reflects a write (the response
+        of the write, or a position)."""
+        if after is not None:
+            position = after if isinstance(after, int) else after.headers["Ledger-Position"]
+            path += f"{'&' if '?' in path else '?'}min_position={position}"
+        return self.get(path)
+
     def draft(self, **overrides: Any) -> TestResponse:
         response = self.post("/v1/contracts", contract_body(**overrides))
         assert response.status_code == 201, response.json

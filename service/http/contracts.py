@@ -33,13 +33,15 @@ def draft_contract(ctx: CommandContext) -> CommandResult:
 
 @bp.get("/<uuid:contract_id>")
 def get_contract(contract_id: UUID) -> Response:
-    """Read a contract, now or at one of its versions."""
+    """Read a contract, now or at one of its versions; with effective_on, also what
+    applied on that day."""
     principal().require(READ_CONTRACTS)
     query = parse_query(schemas.ContractQuerySchema)
     contract = ledger().get_contract(contract_id, version=query.get("version"),
                                      as_of=query.get("as_of"),
                                      vendor_scope=principal().vendor_scope,
-                                     as_of_date=query.get("as_of_date"))
+                                     as_of_date=query.get("as_of_date"),
+                                     effective_on=query.get("effective_on"))
     return contract_response(contract)
 
 

@@ -43,6 +43,9 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
                                "This key was used before with a different request."),
     "precondition-required": (428, "Precondition required",
                               "Writes to a contract need 'If-Match: \"<version>\"'."),
+    "view-not-ready": (503, "View not ready",
+                       "The view has not yet processed the requested min_position; retry "
+                       "after the Retry-After delay."),
     "service-unavailable": (503, "Service unavailable", "The database cannot be reached."),
     "internal-error": (500, "Internal error", "An unexpected error; it has been logged."),
 }

@@ -32,8 +32,10 @@ from domain.governance import (
     ScorecardEntry,
     Severity,
 )
+from domain.history import EVENT_TYPES
 from domain.money import Money
 from domain.values import (
+    ContractStatus,
     DeliveryLocation,
     Direction,
     ExitPlan,
@@ -262,6 +264,7 @@ class ContractQuerySchema(StrictSchema):
     version = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_VERSION))
     as_of = fields.AwareDateTime(format="iso")
     as_of_date = fields.Date()
+    effective_on = fields.Date()
 
     @post_load
     def check(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -587,3 +590,57 @@ class ExitSpendSchema(StrictSchema):
     amount = fields.Nested(MoneySchema, required=True)
     description = fields.String(required=True, validate=TEXT)
     spent_on = fields.Date(required=True)
+
+
+# -- projection-backed reads --------------------------------------------------------------
+
+CONTRACT_SORTS = [f"{sign}{key}" for key in ("drafted_at", "updated_at", "title", "value",
+                                             "term_end", "notice_deadline")
+                  for sign in ("", "-")]
+
+
+class ViewQuerySchema(StrictSchema):
+    """What every projection-backed list accepts: paging and read-your-writes."""
+
+    cursor = fields.String(validate=validate.Length(min=1, max=2000))
+    limit = fields.Integer(strict=False, load_default=50, validate=validate.Range(min=1, max=200))
+    min_position = fields.Integer(strict=False, validate=validate.Range(min=0, max=MAX_VERSION))
+
+
+class ContractListQuerySchema(ViewQuerySchema):
+    status = fields.Enum(ContractStatus, by_value=True)
+    vendor = fields.String(validate=SLUG)
+    service_scope = fields.Enum(ServiceScope, by_value=True)
+    sourcing_model = fields.Enum(SourcingModel, by_value=True)
+    q = fields.String(validate=SHORT_TEXT)
+    currency = fields.String(validate=validate.Regexp(
+        r"^[A-Z]{3}$", error="must be an ISO 4217 code such as EUR"))
+    value_min = DecimalString()
+    value_max = DecimalString()
+    ends_before = fields.Date()
+    notice_deadline_before = fields.Date()
+    exiting = fields.Boolean()
+    sort = fields.String(load_default="-drafted_at", validate=validate.OneOf(CONTRACT_SORTS))
+
+    @post_load
+    def check(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        ranged = [k for k in ("value_min", "value_max") if k in data]
+        if ranged and "currency" not in data:
+            # Values in different currencies do not compare.
+            raise ValidationError(f"{ranged[0]} needs a currency", "currency")
+        if len(ranged) == 2 and data["value_min"] > data["value_max"]:
+            raise ValidationError("must not exceed value_max", "value_min")
+        return data
+
+
+class AuditQuerySchema(ViewQuerySchema):
+    actor = fields.String(validate=validate.Length(min=1, max=128))
+    type = fields.String(validate=validate.OneOf(sorted(EVENT_TYPES)))
+    contract = fields.UUID()
+    recorded_from = fields.AwareDateTime(format="iso")
+    recorded_to = fields.AwareDateTime(format="iso")
+    changes = fields.Boolean(load_default=True)
+
+
+class ScorecardQuerySchema(StrictSchema):
+    min_position = fields.Integer(strict=False, validate=validate.Range(min=0, max=MAX_VERSION))

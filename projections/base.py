@@ -1,0 +1,508 @@
+"""What every read model shares.
+
+A view's rows live in the event store's database, next to a tracking row that holds
+the last position (notification id) the view has processed. Both are written in one
+transaction, so a view processes every event exactly once, resumes where it stopped,
+and never needs the event positions to be contiguous.
+
+Each view has generations: its tables are named `view_<name>_<table>_g<N>` and the
+`ledger_views` table names the generation readers use. Rebuilding fills a fresh
+generation from position zero while the live one keeps serving, and switches readers
+over in the transaction that brings the new one up to the head of the ledger: readers
+never see an empty or half-built view.
+
+SQL is written once, with `%s` placeholders and `{table}` names, for SQLite and
+PostgreSQL alike; `Database` adapts it to each.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import singledispatchmethod
+from threading import Event
+from typing import Any, ClassVar, Generic, TypeVar
+
+import psycopg.errors
+from eventsourcing.persistence import (
+    ProgrammingError,
+    Tracking,
+    TrackingRecorder,
+)
+from eventsourcing.projection import Projection
+
+VIEWS_TABLE = "ledger_views"
+TRACKING_TABLE = "ledger_view_tracking"
+
+
+class PositionMoved(Exception):
+    """The view's position changed under a batch (a rebuild swapped it, or another runner
+    processed the events first): the batch is dropped and read again."""
+
+
+class ViewNotReady(Exception):
+    """The view has not processed the requested position within the wait."""
+
+    def __init__(self, requested: int, position: int):
+        self.requested = requested
+        self.position = position
+        super().__init__(f"the view is at position {position}, not yet at {requested}")
+
+
+class Cursor(ABC):
+    """The little a view needs from a database cursor."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+
+    @abstractmethod
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    @abstractmethod
+    def fetchall(self) -> list[dict[str, Any]]: ...
+
+    def fetchone(self) -> dict[str, Any] | None:
+        rows = self.fetchall()
+        return rows[0] if rows else None
+
+
+class Database(ABC):
+    """A connection to the event store's database for the views."""
+
+    dialect: ClassVar[str]
+
+    @abstractmethod
+    def transaction(self, *, write: bool) -> Any:
+        """A context manager yielding a Cursor inside one transaction."""
+
+    @abstractmethod
+    def qualify(self, table: str) -> str:
+        """The quoted (and on PostgreSQL schema-qualified) name of a table."""
+
+    @abstractmethod
+    def is_missing_table(self, error: BaseException) -> bool:
+        """Whether error says a table does not exist (it was swapped out under a read)."""
+
+    def lock_clause(self, share: bool) -> str:
+        """Row lock for SELECT: writers serialise on their view's row (PostgreSQL only;
+        a SQLite writer holds the whole database)."""
+        return ""
+
+
+class _SQLiteCursor(Cursor):
+    def __init__(self, cursor: sqlite3.Cursor):
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cursor.execute(sql.replace("%s", "?"), params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql.replace("%s", "?"), rows)
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self._cursor.fetchall()]
+
+
+class SQLiteDatabase(Database):
+    """The embedded store: the event store's SQLite file."""
+
+    dialect = "sqlite"
+
+    def __init__(self, datastore: Any):
+        self.datastore = datastore
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Cursor]:
+        with self.datastore.get_connection(commit=write) as connection:
+            raw: sqlite3.Connection = connection._sqlite_conn
+            cursor = raw.cursor()
+            # IMMEDIATE: take the write lock up front; a deferred transaction that reads
+            # first and writes later can fail when another writer went in between.
+            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield _SQLiteCursor(cursor)
+            except BaseException:
+                raw.rollback()
+                raise
+            else:
+                if write:
+                    raw.commit()
+                else:
+                    raw.rollback()
+            finally:
+                cursor.close()
+
+    def qualify(self, table: str) -> str:
+        return f'"{table}"'
+
+    def is_missing_table(self, error: BaseException) -> bool:
+        return isinstance(error, sqlite3.OperationalError) and "no such table" in str(error)
+
+
+class _PostgresCursor(Cursor):
+    def __init__(self, cursor: Any):
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cursor.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql, list(rows))
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self._cursor.fetchall()] if self._cursor.description \
+            else []
+
+
+class PostgresDatabase(Database):
+    """Production: the event store's PostgreSQL schema."""
+
+    dialect = "postgresql"
+
+    def __init__(self, datastore: Any):
+        self.datastore = datastore
+        self.schema = datastore.schema
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Cursor]:
+        with self.datastore.get_connection() as connection, \
+                connection.transaction(force_rollback=not write), \
+                connection.cursor() as cursor:
+            yield _PostgresCursor(cursor)
+
+    def qualify(self, table: str) -> str:
+        return f'"{self.schema}"."{table}"'
+
+    def is_missing_table(self, error: BaseException) -> bool:
+        cause = error.__cause__ if isinstance(error, ProgrammingError) else error
+        return isinstance(cause, psycopg.errors.UndefinedTable)
+
+    def lock_clause(self, share: bool) -> str:
+        return " FOR SHARE" if share else " FOR UPDATE"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A view table: column definitions ("name TYPE ...") and its primary key."""
+
+    columns: tuple[str, ...]
+    key: tuple[str, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.split()[0] for c in self.columns)
+
+    def ddl(self) -> str:
+        return ", ".join((*self.columns, f"PRIMARY KEY ({', '.join(self.key)})"))
+
+
+class Session:
+    """One transaction on one generation of a view: its tables by logical name."""
+
+    def __init__(self, view: View, cursor: Cursor, generation: int):
+        self.view = view
+        self.cursor = cursor
+        self.generation = generation
+        self.tables = {t: view.db.qualify(view.physical_name(t, generation))
+                       for t in view.tables}
+
+    def sql(self, statement: str) -> str:
+        return statement.format(**self.tables)
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.cursor.execute(self.sql(statement), params)
+        return self.cursor.fetchall()
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        self.cursor.executemany(self.sql(statement), rows)
+
+    @property
+    def position(self) -> int:
+        rows = self.execute(
+            f"SELECT notification_id FROM {self.view.db.qualify(TRACKING_TABLE)} "
+            "WHERE view = %s AND generation = %s", (self.view.name, self.generation))
+        return int(rows[0]["notification_id"]) if rows else 0
+
+    def track(self, tracking: Tracking, expected: int | None = None) -> None:
+        """Move the position on: from expected exactly (a compare-and-set, so that two
+        writers cannot both apply a batch), or else from anywhere behind it."""
+        guard = "notification_id = %s" if expected is not None else "notification_id < %s"
+        moved = self.execute(
+            f"UPDATE {self.view.db.qualify(TRACKING_TABLE)} SET notification_id = %s, "
+            f"application_name = %s WHERE view = %s AND generation = %s AND {guard} "
+            "RETURNING notification_id",
+            (tracking.notification_id, tracking.application_name, self.view.name,
+             self.generation, tracking.notification_id if expected is None else expected))
+        if not moved:
+            raise PositionMoved(f"{self.view.name} is no longer at position {expected}")
+
+    def rows(self, table: str) -> Rows:
+        return Rows(self, table)
+
+
+class Rows:
+    """The rows of one table a batch touches, by primary key, written once at the end:
+    a batch of a thousand events makes one upsert per changed row, not per event."""
+
+    def __init__(self, session: Session, table: str):
+        self.session = session
+        self.table = table
+        definition = session.view.tables[table]
+        self.key, self.columns = definition.key, definition.names
+        self._rows: dict[tuple[Any, ...], dict[str, Any] | None] = {}
+        self._dirty: set[tuple[Any, ...]] = set()
+
+    def get(self, *key: Any) -> dict[str, Any] | None:
+        if key not in self._rows:
+            where = " AND ".join(f"{k} = %s" for k in self.key)
+            found = self.session.execute(f"SELECT * FROM {{{self.table}}} WHERE {where}", key)
+            self._rows[key] = found[0] if found else None
+        return self._rows[key]
+
+    def prefetch(self, column: str, values: Iterable[Any]) -> None:
+        """Load every row whose column is one of values in one query per 500 values."""
+        wanted = sorted(set(values))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            placeholders = ", ".join(["%s"] * len(chunk))
+            for row in self.session.execute(
+                    f"SELECT * FROM {{{self.table}}} WHERE {column} IN ({placeholders})", chunk):
+                self._rows.setdefault(tuple(row[k] for k in self.key), row)
+        if column == self.key[0] and len(self.key) == 1:
+            for value in wanted:  # known absent: no query later
+                self._rows.setdefault((value,), None)
+
+    def put(self, row: dict[str, Any]) -> None:
+        key = tuple(row[k] for k in self.key)
+        self._rows[key] = row
+        self._dirty.add(key)
+
+    def update(self, *key: Any, **changes: Any) -> dict[str, Any] | None:
+        """Change some columns of an existing row; None (nothing done) if it is missing."""
+        row = self.get(*key)
+        if row is None:
+            return None
+        row = {**row, **changes}
+        self.put(row)
+        return row
+
+    def flush(self) -> None:
+        if not self._dirty:
+            return
+        columns = self.columns
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in self.key)
+        statement = (
+            f"INSERT INTO {{{self.table}}} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))}) "
+            f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {updates}")
+        rows = (self._rows[k] for k in sorted(self._dirty, key=repr))
+        self.session.executemany(statement, [
+            tuple(row.get(c) for c in columns) for row in rows if row is not None])
+        self._dirty.clear()
+
+
+class View(TrackingRecorder):
+    """A read model's tables and tracking position (an eventsourcing TrackingRecorder)."""
+
+    name: ClassVar[str]
+    tables: ClassVar[dict[str, Table]]
+    indexes: ClassVar[dict[str, str]] = {}
+    """Index suffix -> "<table>(<columns>)"."""
+
+    read_retry_delay: ClassVar[float] = 0.01
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    # -- names and schema --------------------------------------------------------------
+
+    def physical_name(self, table: str, generation: int) -> str:
+        return f"view_{self.name}_{table}_g{generation}"
+
+    def _create_generation(self, cursor: Cursor, generation: int) -> None:
+        for table, definition in self.tables.items():
+            name = self.db.qualify(self.physical_name(table, generation))
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {name} ({definition.ddl()})")
+        for suffix, target in self.indexes.items():
+            table, columns = target.split("(", 1)
+            physical = self.physical_name(table.strip(), generation)
+            index = f"ix_{physical}_{suffix}"
+            cursor.execute(f'CREATE INDEX IF NOT EXISTS "{index}" ON '
+                           f"{self.db.qualify(physical)} ({columns}")
+        cursor.execute(
+            f"INSERT INTO {self.db.qualify(TRACKING_TABLE)} "
+            "(view, generation, application_name, notification_id) VALUES (%s, %s, %s, 0) "
+            "ON CONFLICT (view, generation) DO NOTHING", (self.name, generation, ""))
+
+    def _drop_generation(self, cursor: Cursor, generation: int) -> None:
+        for table in self.tables:
+            cursor.execute(
+                f"DROP TABLE IF EXISTS {self.db.qualify(self.physical_name(table, generation))}")
+        cursor.execute(f"DELETE FROM {self.db.qualify(TRACKING_TABLE)} "
+                       "WHERE view = %s AND generation = %s", (self.name, generation))
+
+    def create_table(self) -> None:
+        """Create the view's first generation if it has none (idempotent)."""
+        with self.db.transaction(write=True) as cursor:
+            create_registry(cursor, self.db)
+            cursor.execute(f"SELECT generation FROM {self.db.qualify(VIEWS_TABLE)} "
+                           "WHERE view = %s", (self.name,))
+            if cursor.fetchone() is None:
+                self._create_generation(cursor, 1)
+                cursor.execute(f"INSERT INTO {self.db.qualify(VIEWS_TABLE)} (view, generation)"
+                               " VALUES (%s, %s)", (self.name, 1))
+
+    def new_generation(self) -> int:
+        """Create empty tables for a rebuild; drop those a crashed rebuild left behind
+        (one rebuild of a view at a time)."""
+        self.drop_stale_generations()
+        with self.db.transaction(write=True) as cursor:
+            cursor.execute(f"SELECT MAX(generation) AS g FROM {self.db.qualify(TRACKING_TABLE)}"
+                           " WHERE view = %s", (self.name,))
+            row = cursor.fetchone()
+            generation = max(int(row["g"] or 0) if row else 0,
+                             self._active_generation(cursor)) + 1
+            self._create_generation(cursor, generation)
+        return generation
+
+    @contextmanager
+    def swapping(self, generation: int) -> Iterator[Session]:
+        """A transaction on a rebuilt generation that makes it the active one when it
+        commits; writers to the active generation wait for it to end."""
+        with self.db.transaction(write=True) as cursor:
+            self._active_generation(cursor, self.db.lock_clause(share=False))
+            yield Session(self, cursor, generation)
+            cursor.execute(f"UPDATE {self.db.qualify(VIEWS_TABLE)} SET generation = %s "
+                           "WHERE view = %s", (generation, self.name))
+
+    def drop_stale_generations(self) -> None:
+        """Drop every generation but the active one."""
+        with self.db.transaction(write=True) as cursor:
+            active = self._active_generation(cursor)
+            cursor.execute(f"SELECT generation FROM {self.db.qualify(TRACKING_TABLE)} "
+                           "WHERE view = %s AND generation <> %s", (self.name, active))
+            for row in cursor.fetchall():
+                self._drop_generation(cursor, int(row["generation"]))
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def _active_generation(self, cursor: Cursor, lock: str = "") -> int:
+        cursor.execute(f"SELECT generation FROM {self.db.qualify(VIEWS_TABLE)} "
+                       f"WHERE view = %s{lock}", (self.name,))
+        row = cursor.fetchone()
+        if row is None:
+            raise ProgrammingError(f"the {self.name} view has no tables: run `ledger migrate`")
+        return int(row["generation"])
+
+    @contextmanager
+    def writing(self, generation: int | None = None) -> Iterator[Session]:
+        """A write transaction on a generation (default: the active one, which a rebuild
+        cannot swap out until this transaction ends)."""
+        with self.db.transaction(write=True) as cursor:
+            active = self._active_generation(cursor, self.db.lock_clause(share=True))
+            yield Session(self, cursor, generation or active)
+
+    def read(self, query: Callable[[Session], Any]) -> Any:
+        """Run a read-only query on the active generation; once more if a rebuild swapped
+        the generation out between finding its name and reading it."""
+        for attempt in range(2):
+            try:
+                with self.db.transaction(write=False) as cursor:
+                    return query(Session(self, cursor, self._active_generation(cursor)))
+            except Exception as error:
+                if attempt or not self.db.is_missing_table(error):
+                    raise
+                time.sleep(self.read_retry_delay)
+        raise AssertionError("unreachable")
+
+    # -- tracking (the eventsourcing TrackingRecorder interface) -------------------------
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        with self.writing() as session:
+            session.track(tracking)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.position()
+
+    def position(self) -> int:
+        """The last position the active generation has processed (0: none)."""
+        return int(self.read(lambda session: session.position))
+
+    def wait(self, application_name: str, notification_id: int | None, timeout: float = 1.0,
+             interrupt: Event | None = None) -> None:
+        # The library's wait backs off to 800 ms between polls; a client reading its own
+        # write should not wait that long after the view caught up.
+        self.wait_for(notification_id or 0, timeout)
+
+    def wait_for(self, position: int, timeout: float, poll: float = 0.01) -> int:
+        """Block until the view has processed position; return the position it is at.
+        Raise ViewNotReady after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            current = self.position()
+            if current >= position:
+                return current
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ViewNotReady(position, current)
+            time.sleep(min(poll, remaining))
+            poll = min(poll * 1.5, 0.05)
+
+
+def instant(moment: datetime) -> str:
+    """An instant as the views store it: fixed width UTC, so that it compares as text."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def create_registry(cursor: Cursor, db: Database) -> None:
+    """The tables every view shares: active generations and tracking positions."""
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {db.qualify(VIEWS_TABLE)} "
+                   "(view TEXT PRIMARY KEY, generation INTEGER NOT NULL)")
+    cursor.execute(f"CREATE TABLE IF NOT EXISTS {db.qualify(TRACKING_TABLE)} "
+                   "(view TEXT NOT NULL, generation INTEGER NOT NULL, "
+                   "application_name TEXT NOT NULL, notification_id BIGINT NOT NULL, "
+                   "PRIMARY KEY (view, generation))")
+
+
+TView = TypeVar("TView", bound=View)
+
+
+class LedgerProjection(Projection[TView], Generic[TView]):
+    """Folds events into a view's rows: one small `fold` handler per event type."""
+
+    topics: tuple[str, ...] = ()
+    """Topics of the events the view folds ("" = every event); the others only move
+    its position on."""
+
+    position: int = 0
+    """The position of the event being folded."""
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+        """Fold one event and record its position, in one transaction."""
+        with self.view.writing() as session:
+            self.process(session, [(tracking.notification_id, domain_event)], tracking)
+
+    def process(self, session: Session, events: Sequence[tuple[int, Any]], tracking: Tracking,
+                expected: int | None = None) -> None:
+        """Fold a batch of (position, event) into session's generation and record tracking
+        (the last position the batch covered, folded or not) in the same transaction;
+        raise PositionMoved if the view was not at position expected."""
+        batch = self.begin(session, [event for _, event in events])
+        for self.position, domain_event in events:
+            self.fold(domain_event, batch)
+        for rows in batch.values():
+            rows.flush()
+        session.track(tracking, expected)
+
+    def begin(self, session: Session, events: Sequence[Any]) -> Mapping[str, Rows]:
+        """The row sets the batch folds into (prefetch what it will need here)."""
+        return {table: session.rows(table) for table in self.view.tables}
+
+    @singledispatchmethod
+    def fold(self, domain_event: Any, rows: Mapping[str, Rows]) -> None:
+        """Events without a handler change nothing in this view."""

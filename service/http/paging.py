@@ -1,0 +1,84 @@
+"""Opaque cursors and read-your-writes for the projection-backed lists."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Response, current_app, jsonify, request
+
+from projections.base import Session, View, ViewNotReady
+from service.http.plumbing import POSITION_HEADER
+from service.http.problems import Problem
+
+PAGING_PARAMETERS = ("cursor", "limit", "min_position")
+
+
+def views() -> dict[str, View]:
+    """The read models of this process."""
+    return current_app.extensions["views"]  # type: ignore[no-any-return]
+
+
+def read(view: View, query: Callable[[Session], Any], min_position: int | None) -> tuple[int, Any]:
+    """Run query on view once it has processed min_position (waiting, bounded, for it);
+    return the position the answer reflects, read in the same transaction, and the answer."""
+    if min_position:
+        timeout = current_app.config["LEDGER_SETTINGS"].read_wait_seconds
+        try:
+            view.wait_for(min_position, timeout)
+        except ViewNotReady as error:
+            raise Problem("view-not-ready",
+                          f"the {view.name} view has processed the ledger up to position "
+                          f"{error.position}, not yet {error.requested}; retry shortly",
+                          {"Retry-After": "1"}, position=error.position,
+                          min_position=error.requested) from None
+    return view.read(lambda session: (session.position, query(session)))  # type: ignore[no-any-return]
+
+
+def fingerprint() -> str:
+    """What a cursor is bound to: the query's filters and sort (not its paging)."""
+    params = sorted((k, v) for k, v in request.args.items(multi=True)
+                    if k not in PAGING_PARAMETERS)
+    return hashlib.sha256(json.dumps([request.path, params]).encode()).hexdigest()[:16]
+
+
+def encode_cursor(key: Any) -> str:
+    document = json.dumps({"k": key, "q": fingerprint()}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> Any:
+    """The keyset position a cursor holds (None without one); a cursor from another query
+    or a mangled one is a 422 naming the parameter."""
+    if cursor is None:
+        return None
+    try:
+        document = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        key, bound = document["k"], document["q"]
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise _bad_cursor("the cursor is not one this API issued") from None
+    if bound != fingerprint():
+        raise _bad_cursor("the cursor belongs to another query: repeat the query's filters "
+                          "and sort unchanged, or start again without a cursor")
+    return key
+
+
+def _bad_cursor(detail: str) -> Problem:
+    return Problem("validation-failed", detail,
+                   errors=[{"pointer": "/cursor", "detail": detail}])
+
+
+def page(items: list[Any], next_key: Any, position: int,
+         extra: Mapping[str, Any] | None = None) -> Response:
+    """A page of a list: its items, the cursor of the next page (null on the last) and the
+    ledger position the view reflects (also in the Ledger-Position header)."""
+    body = {**(extra or {}), "items": items,
+            "next_cursor": None if next_key is None else encode_cursor(next_key),
+            "position": position}
+    response = jsonify(body)
+    response.headers[POSITION_HEADER] = str(position)
+    return response
