@@ -1,4 +1,7 @@
-# The vendor contract ledger as one container: `ledger migrate`, then gunicorn.
+# The vendor contract ledger as one container: `ledger migrate`, then gunicorn and the
+# projection runner (`ledger up`). On PostgreSQL, scale out by running more containers
+# with `ledger serve` (web only) and one or two with `ledger project` (the runners:
+# one leads, the others stand by).
 #
 #   docker build -t vendor-contract-ledger .
 #   docker run -p 8000:8000 -v ledger-data:/app/var vendor-contract-ledger
@@ -80,6 +83,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; port = os.environ.get('LEDGER_BIND', '0.0.0.0:8000').rsplit(':', 1)[-1]; urllib.request.urlopen(f'http://127.0.0.1:{port}/readyz', timeout=4)"]
 
-# Create or upgrade the store (idempotent), then replace the shell with gunicorn so it
-# is PID 1 and gets SIGTERM directly for a graceful shutdown.
-CMD ["sh", "-c", "ledger migrate && exec ledger serve"]
+# Create or upgrade the store (idempotent), then replace the shell with `ledger up` so it
+# is PID 1, gets SIGTERM directly and passes it to gunicorn and the runner.
+CMD ["sh", "-c", "ledger migrate && exec ledger up"]

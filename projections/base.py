@@ -173,6 +173,10 @@ class PostgresDatabase(Database):
         with self.datastore.get_connection() as connection, \
                 connection.transaction(force_rollback=not write), \
                 connection.cursor() as cursor:
+            if not write:
+                # One snapshot for the whole read: the position it reports and the rows it
+                # returns belong together.
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield _PostgresCursor(cursor)
 
     def qualify(self, table: str) -> str:

@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,22 +103,22 @@ def up(gunicorn_args: tuple[str, ...]) -> None:
     web = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF),
                             *gunicorn_args, "service.wsgi:app"])
     processes = (web, runner)
+    asked_to_stop = threading.Event()
 
     def stop(*_: object) -> None:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
+        asked_to_stop.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
-    try:
-        while all(p.poll() is None for p in processes):
-            time.sleep(0.5)
-    finally:
-        stop()
-        for process in processes:
-            process.wait()
-    sys.exit(max(abs(p.returncode or 0) for p in processes))
+    while not asked_to_stop.is_set() and all(p.poll() is None for p in processes):
+        asked_to_stop.wait(0.5)
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        process.wait()
+    # Stopped on request: success; one of the two died by itself: failure.
+    sys.exit(0 if asked_to_stop.is_set() else 1)
 
 
 @main.group()

@@ -226,12 +226,12 @@ def test_healthcheck_asks_readyz_without_curl() -> None:
     assert "operations.readyz" in operations.PUBLIC_ENDPOINTS
 
 
-def test_migrates_then_execs_the_server() -> None:
+def test_migrates_then_execs_the_web_service_and_the_projection_runner() -> None:
     command = runtime_command()
-    assert re.search(r"\bledger migrate\b.*&&.*\bexec ledger serve\b", command), (
-        f"run `ledger migrate && exec ledger serve` (serve only after a good migrate, "
-        f"and gunicorn as PID 1 to get SIGTERM): {command!r}")
-    assert {"migrate", "serve"} <= set(cli.main.commands)
+    assert re.search(r"\bledger migrate\b.*&&.*\bexec ledger up\b", command), (
+        f"run `ledger migrate && exec ledger up` (serve only after a good migrate, and "
+        f"the supervisor as PID 1 to get SIGTERM and pass it on): {command!r}")
+    assert {"migrate", "up", "serve", "project"} <= set(cli.main.commands)
 
 
 def test_exposes_the_port_it_binds() -> None:
