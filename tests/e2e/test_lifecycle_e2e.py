@@ -146,18 +146,6 @@ def start(store: Store, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     pytest.fail(f"gunicorn did not become ready:\n{log.read_text(errors='replace')[-4000:]}")
 
 
-@pytest.fixture(scope="module")
-def server(store: Store) -> Iterator[Server]:
-    procurement = create_key(store, "procurement")
-    auditor = create_key(store, "auditor")
-    log = store.cwd / "gunicorn.log"
-    process, base = start(store, log)
-    try:
-        yield Server(base, procurement, auditor, log)
-    finally:
-        stop(process)
-
-
 def call(server: Server, method: str, path: str, token: str | None, body: Any = None,
          version: int | None = None, **headers: str) -> requests.Response:
     sent = {name.replace("_", "-"): value for name, value in headers.items()}

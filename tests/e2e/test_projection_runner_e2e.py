@@ -25,16 +25,7 @@ import requests
 
 from service.runner import VIEWS
 from tests.conftest import POSTGRES_URL, postgres_schema
-from tests.e2e.test_lifecycle_e2e import (
-    Server,
-    Store,
-    call,
-    create_key,
-    ledger,
-    ledger_command,
-    start,
-    stop,
-)
+from tests.e2e.test_lifecycle_e2e import Server, Store, call, ledger, ledger_command
 from tests.support import EXIT_PLAN, POINT_OF_CONTACT, SLA_METRIC, contract_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
@@ -52,18 +43,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
                    LEDGER_PROJECTION_BATCH_SIZE="7")
         assert ledger(env, cwd, "migrate").returncode == 0
         yield Store(url, url.rsplit("schema=", 1)[1], env, cwd)
-
-
-@pytest.fixture(scope="module")
-def server(store: Store) -> Iterator[Server]:
-    procurement = create_key(store, "procurement")
-    auditor = create_key(store, "auditor")
-    log = store.cwd / "gunicorn.log"
-    process, base = start(store, log)
-    try:
-        yield Server(base, procurement, auditor, log)
-    finally:
-        stop(process)
 
 
 def start_runner(store: Store, log: Path) -> subprocess.Popen[bytes]:
