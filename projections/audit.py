@@ -12,7 +12,15 @@ from typing import Any
 
 from domain.contract import Contract
 from domain.history import effective_date_of, reason_of
-from projections.base import LedgerProjection, Rows, Session, Table, View, instant
+from projections.base import (
+    LedgerProjection,
+    Rows,
+    Session,
+    Table,
+    View,
+    conditions,
+    instant,
+)
 
 TABLES = {
     "entries": Table(("position BIGINT NOT NULL", "contract_id TEXT NOT NULL",
@@ -52,20 +60,11 @@ class AuditView(View):
 
     def entries(self, session: Session, where: AuditFilter, limit: int) -> list[dict[str, Any]]:
         """One page of entries, oldest first, after a position."""
-        clauses = ["position > %s"]
-        params: list[Any] = [where.after_position]
-        for column, value in (("contract_id", where.contract_id),
-                              ("vendor_id", where.vendor_id), ("actor_id", where.actor_id),
-                              ("event_type", where.event_type)):
-            if value is not None:
-                clauses.append(f"{column} = %s")
-                params.append(value)
-        if where.recorded_from is not None:
-            clauses.append("recorded_at >= %s")
-            params.append(where.recorded_from)
-        if where.recorded_to is not None:
-            clauses.append("recorded_at < %s")
-            params.append(where.recorded_to)
+        clauses, params = conditions(
+            ("position", ">", where.after_position), ("contract_id", "=", where.contract_id),
+            ("vendor_id", "=", where.vendor_id), ("actor_id", "=", where.actor_id),
+            ("event_type", "=", where.event_type), ("recorded_at", ">=", where.recorded_from),
+            ("recorded_at", "<", where.recorded_to))
         return session.execute(
             f"SELECT * FROM {{entries}} WHERE {' AND '.join(clauses)} "
             "ORDER BY position LIMIT %s", (*params, limit))

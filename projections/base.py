@@ -458,6 +458,13 @@ class View(TrackingRecorder):
             poll = min(poll * 1.5, 0.05)
 
 
+def conditions(*tests: tuple[str, str, Any]) -> tuple[list[str], list[Any]]:
+    """SQL conditions `column <op> %s` and their parameters, for the tests whose value is
+    given (None: no condition)."""
+    given = [(column, op, value) for column, op, value in tests if value is not None]
+    return [f"{column} {op} %s" for column, op, _ in given], [value for *_, value in given]
+
+
 def instant(moment: datetime) -> str:
     """An instant as the views store it: fixed width UTC, so that it compares as text."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -10,7 +10,15 @@ from typing import Any
 
 from domain.contract import Contract
 from domain.values import ContractStatus, Term
-from projections.base import LedgerProjection, Rows, Session, Table, View, instant
+from projections.base import (
+    LedgerProjection,
+    Rows,
+    Session,
+    Table,
+    View,
+    conditions,
+    instant,
+)
 
 CONTRACTS = Table(
     columns=(
@@ -65,34 +73,22 @@ class ContractFilter:
     exiting: bool | None = None
 
     def where(self) -> tuple[list[str], list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (("status", self.status), ("vendor_id", self.vendor_id),
-                              ("service_scope", self.service_scope),
-                              ("sourcing_model", self.sourcing_model),
-                              ("currency", self.currency)):
-            if value is not None:
-                clauses.append(f"{column} = %s")
-                params.append(value)
+        clauses, params = conditions(
+            ("status", "=", self.status), ("vendor_id", "=", self.vendor_id),
+            ("service_scope", "=", self.service_scope),
+            ("sourcing_model", "=", self.sourcing_model), ("currency", "=", self.currency),
+            ("value_amount", ">=", self.value_min), ("value_amount", "<=", self.value_max),
+            ("term_end", "<", _iso(self.ends_before)),
+            ("notice_deadline", "<", _iso(self.notice_deadline_before)),
+            ("exiting", "=", None if self.exiting is None else int(self.exiting)))
         if self.text:
             clauses.append("title_folded LIKE %s ESCAPE '\\'")
             params.append(f"%{_like_escaped(self.text.casefold())}%")
-        if self.value_min is not None:
-            clauses.append("value_amount >= %s")
-            params.append(self.value_min)
-        if self.value_max is not None:
-            clauses.append("value_amount <= %s")
-            params.append(self.value_max)
-        if self.ends_before is not None:
-            clauses.append("term_end < %s")
-            params.append(self.ends_before.isoformat())
-        if self.notice_deadline_before is not None:
-            clauses.append("notice_deadline < %s")
-            params.append(self.notice_deadline_before.isoformat())
-        if self.exiting is not None:
-            clauses.append("exiting = %s")
-            params.append(int(self.exiting))
         return clauses, params
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 class ContractsView(View):
