@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from typing import Any
 
@@ -9,41 +10,46 @@ from domain.contract import Contract
 from domain.exceptions import InvalidValue
 from domain.periods import period_of_label
 
-_DATE_FIELDS = ("effective_date", "effective_from", "conducted_on", "held_on", "initiated_on",
-                "started_on", "completed_on", "resolved_on", "spent_on", "assessed_on",
-                "new_end")
+_EFFECTIVE_FIELDS = ("effective_date", "effective_from")
+_HAPPENED_FIELDS = ("conducted_on", "held_on", "initiated_on", "started_on", "completed_on",
+                    "resolved_on", "spent_on", "assessed_on")
 _REASON_FIELDS = ("reason", "rationale")
+_NESTED = ("rule", "metric", "trigger")
 
 
 def effective_date_of(event: Any) -> date | None:
     """The business date an event takes effect on, where it has one: its own effective
-    date, the date a thing happened, a rule's or metric's start, or the first day of the
-    measurement period it is about. None for acts with no business date."""
+    date, a rule's or metric's start, the first day of the measurement period it is
+    about, or else the day the thing it records happened. None for acts with no business
+    date (a renewal, say: its new end applies on every day)."""
     state = vars(event)
-    for name in _DATE_FIELDS:
+    for name in _EFFECTIVE_FIELDS:
         if isinstance(state.get(name), date):
             return state[name]
-    for name in ("rule", "metric"):
+    for name in _NESTED:
         start = getattr(state.get(name), "effective_from", None)
         if isinstance(start, date):
             return start
     label = state.get("period")
     if isinstance(label, str):
-        try:
+        with contextlib.suppress(InvalidValue):
             return period_of_label(label).start
-        except InvalidValue:
-            return None
+    for name in _HAPPENED_FIELDS:
+        if isinstance(state.get(name), date):
+            return state[name]
     return None
 
 
 def reason_of(event: Any) -> str | None:
-    """Why a person decided what the event records, if they had to say."""
+    """Why a person decided what the event records, if they had to say (also a reason
+    inside what it defines, such as a manual exit trigger's)."""
     state = vars(event)
-    for name in _REASON_FIELDS:
-        if isinstance(state.get(name), str):
-            return str(state[name])
+    for holder in (state, *(vars(state[n]) for n in _NESTED
+                           if hasattr(state.get(n), "__dict__"))):
+        for name in _REASON_FIELDS:
+            if isinstance(holder.get(name), str):
+                return str(holder[name])
     return None
-
 
 EVENT_TYPES: frozenset[str] = frozenset(
     name for name, member in vars(Contract).items()

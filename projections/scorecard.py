@@ -50,6 +50,17 @@ FOLDED = (
 )
 
 
+_CREDIT_CHANGES = (Contract.PenaltyEarnedBack, Contract.PenaltyReversed,
+                   Contract.IncentiveReversed, Contract.PenaltyWaived, Contract.PenaltyDisputed,
+                   Contract.DisputeResolved)
+_FINDING_CHANGES = (Contract.FindingResolved, Contract.FindingRiskAccepted)
+
+
+def _credit_id(event: Any) -> str:
+    return str(event.incentive_id if isinstance(event, Contract.IncentiveReversed)
+               else event.penalty_id)
+
+
 class ScorecardView(View):
     name = "scorecard"
     tables = TABLES
@@ -123,7 +134,8 @@ def _credit_totals(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         bucket = totals.setdefault(row["currency"], {})
         owed, amount = Decimal(row["owed"]), Decimal(row["amount"])
         if row["kind"] == "penalty":
-            bucket["penalties_assessed"] = bucket.get("penalties_assessed", zero) + amount
+            if row["status"] != "reversed":  # a corrected report withdrew the assessment
+                bucket["penalties_assessed"] = bucket.get("penalties_assessed", zero) + amount
             bucket["credits_owed_by_vendor"] = bucket.get("credits_owed_by_vendor", zero) + owed
             if row["status"] == "waived":
                 bucket["waived"] = bucket.get("waived", zero) + amount
@@ -171,6 +183,13 @@ class ScorecardProjection(LedgerProjection[ScorecardView]):
     def begin(self, session: Session, events: Sequence[Any]) -> Mapping[str, Rows]:
         rows = {table: session.rows(table) for table in TABLES}
         rows["contracts"].prefetch("contract_id", {str(e.originator_id) for e in events})
+        # The credits and findings the batch changes, in one query each rather than one
+        # per event (they were recorded by earlier batches, most of them).
+        rows["credits"].prefetch_keys(
+            (str(e.originator_id), _credit_id(e)) for e in events
+            if isinstance(e, _CREDIT_CHANGES))
+        rows["findings"].prefetch_keys((str(e.originator_id), e.finding_id) for e in events
+                                       if isinstance(e, _FINDING_CHANGES))
         return rows
 
     @singledispatchmethod

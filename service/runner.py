@@ -27,6 +27,8 @@ from psycopg.sql import SQL, Identifier
 
 from projections.audit import AuditProjection, AuditView
 from projections.base import (
+    TRACKING_TABLE,
+    VIEWS_TABLE,
     Database,
     LedgerProjection,
     PositionMoved,
@@ -89,9 +91,19 @@ class Catcher:
         """The domain events of notifications the projection folds (decoded once for all
         projections that share the batch)."""
         topics = projection.topics
+        coalesced = projection.coalesced_topics
+        superseded: set[int] = set()
+        if coalesced:  # the events a later event of their originator makes moot
+            later: set[Any] = set()
+            for notification in reversed(notifications):
+                if topics and notification.topic not in topics:
+                    continue
+                if notification.topic in coalesced and notification.originator_id in later:
+                    superseded.add(notification.id)
+                later.add(notification.originator_id)
         events = []
         for notification in notifications:
-            if topics and notification.topic not in topics:
+            if (topics and notification.topic not in topics) or notification.id in superseded:
                 continue
             event = cache.get(notification.id)
             if event is None:
@@ -114,6 +126,27 @@ class Catcher:
         return tracking.notification_id
 
 
+def _positions(projections: Sequence[LedgerProjection[Any]]) -> dict[str, int]:
+    """Each projection's view position (its active generation's), as View.position()
+    gives it, but in one query when the views share a database (the runner asks before
+    every batch)."""
+    db = projections[0].view.db if projections else None
+    if db is None or any(p.view.db is not db for p in projections):
+        return {p.name: p.view.position() for p in projections}
+    names = sorted({p.view.name for p in projections})
+    with db.transaction(write=False) as cursor:
+        cursor.execute(
+            f"SELECT t.view, t.notification_id FROM {db.qualify(TRACKING_TABLE)} t "
+            f"JOIN {db.qualify(VIEWS_TABLE)} v ON v.view = t.view "
+            f"AND v.generation = t.generation WHERE t.view IN ({', '.join(['%s'] * len(names))})",
+            names)
+        found = {row["view"]: int(row["notification_id"]) for row in cursor.fetchall()}
+    # A view without a position here has no tables (or no tracking row): ask it, so that
+    # it says so as it always does.
+    return {p.name: found[p.view.name] if p.view.name in found else p.view.position()
+            for p in projections}
+
+
 class ProjectionRunner:
     """Keeps every view up to date with the ledger."""
 
@@ -128,7 +161,7 @@ class ProjectionRunner:
     def run_once(self) -> int:
         """Fold the next batch of events into every view behind; return how many
         notifications the batch had (0: every view is at the head)."""
-        positions = {p.name: p.view.position() for p in self.projections}
+        positions = _positions(self.projections)
         notifications = self.catcher.select(min(positions.values()))
         if not notifications:
             return 0
@@ -254,25 +287,58 @@ def follower_for(ledger: ContractLedger) -> Follower:
 def rebuild(ledger: ContractLedger, projection: LedgerProjection[Any], *,
             batch_size: int = 2000, on_progress: Callable[[int], None] | None = None) -> int:
     """Rebuild a view from position zero into a fresh generation while the live one keeps
-    serving; switch readers over in the transaction that brings the new one to the head
-    of the ledger. Return the number of notifications read."""
+    serving; make it the one readers use once it has caught up with the live one (so the
+    position readers see never goes back). Return the number of notifications read."""
     view = projection.view
-    catcher = Catcher(ledger, batch_size)
+    catcher = _RebuildCatcher(ledger, batch_size)
     generation = view.new_generation()
+    # The new generation's secondary indexes are built once at the end, from the full
+    # tables, instead of growing by one entry per row written.
+    indexes = view._index_ddl(generation)
+    _execute(view, [f"DROP INDEX IF EXISTS {name}" for name, _ in indexes])
     position, total = 0, 0
-    while notifications := catcher.select(position):
-        position = catcher.apply(projection, notifications, position, {}, generation)
-        total += len(notifications)
-        if on_progress:
-            on_progress(len(notifications))
-    with view.swapping(generation) as session:
-        # Writers wait for this transaction: fold what they appended meanwhile, then swap.
+    while True:
         while notifications := catcher.select(position):
-            position = catcher.apply(projection, notifications, position, {},
-                                     session=session)
+            position = catcher.apply(projection, notifications, position, {}, generation)
             total += len(notifications)
             if on_progress:
                 on_progress(len(notifications))
+        if indexes:
+            _execute(view, [statement for _, statement in indexes])
+            indexes = []
+        # The live generation may have moved on meanwhile: swap only if it has not,
+        # else catch up again (the rebuild folds far faster than commands arrive).
+        if view.swap(generation, position):
+            break
     view.drop_stale_generations()
     log.info("rebuilt %s to position %d (generation %d)", view.name, position, generation)
     return total
+
+
+class _RebuildCatcher(Catcher):
+    """A rebuild's batches go to a generation no reader uses yet: on PostgreSQL they
+    commit without waiting for the WAL flush (a crash loses at most the last batches,
+    rows and position together, and the rebuild is started again anyway); the swap that
+    makes the generation live is an ordinary, durable commit, which flushes them all."""
+
+    def apply(self, projection: LedgerProjection[Any], notifications: Sequence[Notification],
+              expected: int, cache: dict[int, Any], generation: int | None = None,
+              session: Any = None) -> int:
+        if session is not None or generation is None or not isinstance(
+                projection.view.db, PostgresDatabase):
+            return super().apply(projection, notifications, expected, cache, generation,
+                                 session)
+        events = self.decode(notifications, projection, cache)
+        tracking = Tracking(self.ledger.name, notifications[-1].id)
+        with projection.view.writing(generation) as own:
+            own.cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            projection.process(own, events, tracking, expected=expected)
+        return tracking.notification_id
+
+
+def _execute(view: View, statements: Sequence[str]) -> None:
+    """Run statements in one write transaction on the view's database."""
+    if statements:
+        with view.db.transaction(write=True) as cursor:
+            for statement in statements:
+                cursor.execute(statement)
