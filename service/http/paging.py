@@ -39,21 +39,23 @@ def read(view: View, query: Callable[[Session], Any], min_position: int | None) 
     return view.read(lambda session: (session.position, query(session)))  # type: ignore[no-any-return]
 
 
-def fingerprint() -> str:
-    """What a cursor is bound to: the query's filters and sort (not its paging)."""
-    params = sorted((k, v) for k, v in request.args.items(multi=True)
-                    if k not in PAGING_PARAMETERS)
+def fingerprint(query: Mapping[str, Any]) -> str:
+    """What a cursor is bound to: the parsed query's filters and sort (defaults included,
+    so that leaving out a parameter and giving its default are the same query)."""
+    params = sorted((k, str(v)) for k, v in query.items() if k not in PAGING_PARAMETERS)
     return hashlib.sha256(json.dumps([request.path, params]).encode()).hexdigest()[:16]
 
 
-def encode_cursor(key: Any) -> str:
-    document = json.dumps({"k": key, "q": fingerprint()}, separators=(",", ":"))
+def encode_cursor(key: Any, query: Mapping[str, Any]) -> str:
+    document = json.dumps({"k": key, "q": fingerprint(query)}, separators=(",", ":"))
     return base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> Any:
-    """The keyset position a cursor holds (None without one); a cursor from another query
-    or a mangled one is a 422 naming the parameter."""
+def decode_cursor(query: Mapping[str, Any], valid: Callable[[Any], bool]) -> Any:
+    """The keyset position the query's cursor holds (None without one). A cursor of
+    another query, or one whose position is not of the shape this list issues (valid
+    says), is a 422 naming the parameter."""
+    cursor = query.get("cursor")
     if cursor is None:
         return None
     try:
@@ -61,9 +63,11 @@ def decode_cursor(cursor: str | None) -> Any:
         key, bound = document["k"], document["q"]
     except (ValueError, TypeError, KeyError, binascii.Error):
         raise _bad_cursor("the cursor is not one this API issued") from None
-    if bound != fingerprint():
+    if bound != fingerprint(query):
         raise _bad_cursor("the cursor belongs to another query: repeat the query's filters "
                           "and sort unchanged, or start again without a cursor")
+    if not valid(key):
+        raise _bad_cursor("the cursor is not one this API issued")
     return key
 
 
@@ -72,12 +76,12 @@ def _bad_cursor(detail: str) -> Problem:
                    errors=[{"pointer": "/cursor", "detail": detail}])
 
 
-def page(items: list[Any], next_key: Any, position: int,
+def page(items: list[Any], next_key: Any, position: int, query: Mapping[str, Any],
          extra: Mapping[str, Any] | None = None) -> Response:
     """A page of a list: its items, the cursor of the next page (null on the last) and the
     ledger position the view reflects (also in the Ledger-Position header)."""
     body = {**(extra or {}), "items": items,
-            "next_cursor": None if next_key is None else encode_cursor(next_key),
+            "next_cursor": None if next_key is None else encode_cursor(next_key, query),
             "position": position}
     response = jsonify(body)
     response.headers[POSITION_HEADER] = str(position)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -599,6 +600,20 @@ CONTRACT_SORTS = [f"{sign}{key}" for key in ("drafted_at", "updated_at", "title"
                   for sign in ("", "-")]
 
 
+def _no_nul(text: str) -> None:
+    # PostgreSQL text cannot hold NUL: a search for one would fail in the database.
+    if "\x00" in text:
+        raise ValidationError("must not contain NUL characters")
+
+
+def _utc_representable(moment: datetime) -> None:
+    # 9999-12-31T23:00:00-05:00 is a valid instant, but not one in year 9999 in UTC.
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError("must be an instant between years 1 and 9999 in UTC") from None
+
+
 class ViewQuerySchema(StrictSchema):
     """What every projection-backed list accepts: paging and read-your-writes."""
 
@@ -612,7 +627,7 @@ class ContractListQuerySchema(ViewQuerySchema):
     vendor = fields.String(validate=SLUG)
     service_scope = fields.Enum(ServiceScope, by_value=True)
     sourcing_model = fields.Enum(SourcingModel, by_value=True)
-    q = fields.String(validate=SHORT_TEXT)
+    q = fields.String(validate=[SHORT_TEXT, _no_nul])
     currency = fields.String(validate=validate.Regexp(
         r"^[A-Z]{3}$", error="must be an ISO 4217 code such as EUR"))
     value_min = DecimalString()
@@ -634,13 +649,25 @@ class ContractListQuerySchema(ViewQuerySchema):
 
 
 class AuditQuerySchema(ViewQuerySchema):
-    actor = fields.String(validate=validate.Length(min=1, max=128))
+    actor = fields.String(validate=[validate.Length(min=1, max=128), _no_nul])
     type = fields.String(validate=validate.OneOf(sorted(EVENT_TYPES)))
-    contract = fields.UUID()
-    recorded_from = fields.AwareDateTime(format="iso")
-    recorded_to = fields.AwareDateTime(format="iso")
+    recorded_from = fields.AwareDateTime(format="iso", validate=_utc_representable)
+    recorded_to = fields.AwareDateTime(format="iso", validate=_utc_representable)
     changes = fields.Boolean(load_default=True)
+
+    @post_load
+    def check(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data.get("recorded_to", datetime.max.replace(tzinfo=UTC)) < \
+                data.get("recorded_from", datetime.min.replace(tzinfo=UTC)):
+            raise ValidationError("must not be before recorded_from", "recorded_to")
+        return data
 
 
 class ScorecardQuerySchema(StrictSchema):
     min_position = fields.Integer(strict=False, validate=validate.Range(min=0, max=MAX_VERSION))
+
+
+class LedgerAuditQuerySchema(AuditQuerySchema):
+    """The ledger-wide timeline can also be narrowed to one contract."""
+
+    contract = fields.UUID()

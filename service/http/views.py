@@ -7,7 +7,8 @@ its own writes: pass the Ledger-Position a write answered with.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -34,8 +35,6 @@ def list_contracts() -> Response:
     principal().require(READ_CONTRACTS)
     query = parse_query(schemas.ContractListQuerySchema)
     scope = principal().vendor_scope
-    if scope is not None and query.get("vendor", scope) != scope:
-        return page([], None, _view("contracts").position())  # another vendor's: none
     where = ContractFilter(
         status=_value(query.get("status")), vendor_id=scope or query.get("vendor"),
         service_scope=_value(query.get("service_scope")),
@@ -46,13 +45,16 @@ def list_contracts() -> Response:
         notice_deadline_before=query.get("notice_deadline_before"),
         exiting=query.get("exiting"))
     sort, limit = query["sort"], query["limit"]
-    after = decode_cursor(query.get("cursor"))
+    after = decode_cursor(query, lambda key: valid_key(key, sort))
     view: ContractsView = _view("contracts")
-    position, rows = read(view, lambda s: view.search(
+    # A vendor asking for another vendor's contracts gets none (not a 403: the other
+    # vendor's existence does not leak), as of the position it asked for.
+    foreign = scope is not None and query.get("vendor", scope) != scope
+    position, rows = read(view, lambda s: [] if foreign else view.search(
         s, where, sort=sort, limit=limit + 1, after=after), query.get("min_position"))
     next_key = [view.sort_value(rows[limit - 1], sort), rows[limit - 1]["contract_id"]] \
         if len(rows) > limit else None
-    return page([present_row(r) for r in rows[:limit]], next_key, position)
+    return page([present_row(r) for r in rows[:limit]], next_key, position, query)
 
 
 @bp.get("/vendors")
@@ -66,10 +68,11 @@ def list_vendors() -> Response:
                           query.get("min_position"))
     # A vendor sees its own entry, never what is spent with the others.
     summary = portfolio(rows, with_shares=scope is None)
-    after, limit = decode_cursor(query.get("cursor")), query["limit"]
+    after = decode_cursor(query, lambda key: isinstance(key, str))
+    limit = query["limit"]
     vendors = [v for v in summary["vendors"] if after is None or v["vendor_id"] > after]
     next_key = vendors[limit - 1]["vendor_id"] if len(vendors) > limit else None
-    return page(vendors[:limit], next_key, position, {"totals": summary["totals"]})
+    return page(vendors[:limit], next_key, position, query, {"totals": summary["totals"]})
 
 
 @bp.get("/vendors/<vendor_id>/scorecard")
@@ -91,7 +94,7 @@ def vendor_scorecard(vendor_id: str) -> Response:
 @bp.get("/contracts/<uuid:contract_id>/audit")
 def contract_audit(contract_id: UUID) -> Response:
     """A contract's audit timeline: who did what, when, why, and what it changed."""
-    principal().require(READ_EVENTS)
+    _require_audit_reader()
     query = parse_query(schemas.AuditQuerySchema)
     return _audit(query, contract_id)
 
@@ -99,8 +102,8 @@ def contract_audit(contract_id: UUID) -> Response:
 @bp.get("/audit")
 def ledger_audit() -> Response:
     """The audit timeline across the ledger, filtered by actor, event type and time."""
-    principal().require(READ_EVENTS)
-    query = parse_query(schemas.AuditQuerySchema)
+    _require_audit_reader()
+    query = parse_query(schemas.LedgerAuditQuerySchema)
     return _audit(query, query.get("contract"))
 
 
@@ -111,7 +114,7 @@ def _audit(query: dict[str, Any], contract_id: UUID | None) -> Response:
         vendor_id=principal().vendor_scope, actor_id=query.get("actor"),
         event_type=query.get("type"), recorded_from=_instant(query.get("recorded_from")),
         recorded_to=_instant(query.get("recorded_to")),
-        after_position=decode_cursor(query.get("cursor")) or 0)
+        after_position=decode_cursor(query, _is_position) or 0)
     limit = query["limit"]
 
     def entries(session: Session) -> tuple[bool, list[dict[str, Any]]]:
@@ -127,7 +130,7 @@ def _audit(query: dict[str, Any], contract_id: UUID | None) -> Response:
     rows, more = rows[:limit], len(rows) > limit
     patches = _changes(rows) if query["changes"] else {}
     items = [_entry(row, patches) for row in rows]
-    return page(items, rows[-1]["position"] if more else None, position)
+    return page(items, int(rows[-1]["position"]) if more else None, position, query)
 
 
 def _changes(rows: list[dict[str, Any]]) -> dict[tuple[str, int], Any]:
@@ -157,6 +160,34 @@ def _entry(row: dict[str, Any], patches: dict[tuple[str, int], Any]) -> dict[str
     if patches:
         entry["changes"] = patches.get((contract_id, version), [])
     return entry
+
+
+def _require_audit_reader() -> None:
+    # The timeline shows what each event changed in the contract: contract content.
+    principal().require(READ_EVENTS)
+    principal().require(READ_CONTRACTS)
+
+
+def _is_position(key: Any) -> bool:
+    return isinstance(key, int) and not isinstance(key, bool) and 0 <= key < 2**63
+
+
+def valid_key(key: Any, sort: str) -> bool:
+    """Whether key is a contracts keyset position of this sort: [its sort value, id]."""
+    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(k, str) for k in key)):
+        return False
+    value = key[0]
+    try:
+        match sort.lstrip("-"):
+            case "value":
+                return Decimal(value).is_finite()
+            case "term_end" | "notice_deadline":
+                date.fromisoformat(value)
+            case "drafted_at" | "updated_at":
+                datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ")
+    except (ValueError, ArithmeticError):
+        return False
+    return "\x00" not in value
 
 
 def _view(name: str) -> Any:
