@@ -53,6 +53,6 @@ def reason_of(event: Any) -> str | None:
 
 EVENT_TYPES: frozenset[str] = frozenset(
     name for name, member in vars(Contract).items()
-    if isinstance(member, type) and issubclass(member, Contract.Event) and member is not
-    Contract.Event)
+    if isinstance(member, type) and issubclass(member, Contract.Event)
+    and name not in ("Event", "Created"))  # the base classes: ContractDrafted is the creation
 """The names of every event a contract records."""

@@ -10,9 +10,9 @@ from domain.exceptions import InvalidValue
 from domain.values import MeasurementPeriod
 
 _FORMATS = {
-    MeasurementPeriod.WEEKLY: (re.compile(r"^([0-9]{4})-W([0-9]{2})$"), "YYYY-Www, e.g. 2026-W09"),
-    MeasurementPeriod.MONTHLY: (re.compile(r"^([0-9]{4})-([0-9]{2})$"), "YYYY-MM, e.g. 2026-03"),
-    MeasurementPeriod.QUARTERLY: (re.compile(r"^([0-9]{4})-Q([1-4])$"), "YYYY-Qn, e.g. 2026-Q1"),
+    MeasurementPeriod.WEEKLY: (re.compile(r"^([0-9]{4})-W([0-9]{2})\Z"), "YYYY-Www, e.g. 2026-W09"),
+    MeasurementPeriod.MONTHLY: (re.compile(r"^([0-9]{4})-([0-9]{2})\Z"), "YYYY-MM, e.g. 2026-03"),
+    MeasurementPeriod.QUARTERLY: (re.compile(r"^([0-9]{4})-Q([1-4])\Z"), "YYYY-Qn, e.g. 2026-Q1"),
 }
 
 

@@ -11,8 +11,13 @@ from enum import Enum
 from domain.exceptions import InvalidTerm, InvalidValue
 from domain.money import Money
 
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+
+
+def is_slug(value: str) -> bool:
+    """Whether value is a short lower-case identifier (vendor, metric, rule ids...)."""
+    return bool(_SLUG.match(value))
 
 
 def check_slug(value: str, what: str) -> str:
@@ -28,6 +33,8 @@ def check_text(value: str, what: str, max_length: int = 2000) -> str:
         raise InvalidValue(f"{what} must not be blank")
     if len(value) > max_length:
         raise InvalidValue(f"{what} must be at most {max_length} characters")
+    if "\x00" in value:  # no text column (PostgreSQL's included) can hold it
+        raise InvalidValue(f"{what} must not contain NUL characters")
     return value
 
 

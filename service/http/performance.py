@@ -17,9 +17,9 @@ from service.http.plumbing import command, expected_version, ledger, parse_body,
 bp = Blueprint("performance", __name__, url_prefix="/v1/contracts/<uuid:contract_id>")
 
 _PERIOD_KINDS = (
-    (re.compile(r"^[0-9]{4}-W[0-9]{2}$"), MeasurementPeriod.WEEKLY),
-    (re.compile(r"^[0-9]{4}-[0-9]{2}$"), MeasurementPeriod.MONTHLY),
-    (re.compile(r"^[0-9]{4}-Q[1-4]$"), MeasurementPeriod.QUARTERLY),
+    (re.compile(r"^[0-9]{4}-W[0-9]{2}\Z"), MeasurementPeriod.WEEKLY),
+    (re.compile(r"^[0-9]{4}-[0-9]{2}\Z"), MeasurementPeriod.MONTHLY),
+    (re.compile(r"^[0-9]{4}-Q[1-4]\Z"), MeasurementPeriod.QUARTERLY),
 )
 
 

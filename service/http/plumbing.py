@@ -21,7 +21,7 @@ from service.auth import Principal
 from service.http.problems import Problem
 
 _ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
-_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}\Z")
 POSITION_HEADER = "Ledger-Position"
 
 
@@ -54,7 +54,31 @@ def parse_body(schema: type[Schema]) -> Any:
             document = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
             raise Problem("malformed-request", f"the body is not valid JSON: {error}") from None
+    where = _nul_in(document, "")
+    if where is not None:
+        raise Problem("validation-failed", "text must not contain NUL characters",
+                      errors=[{"pointer": where or "/", "detail": "contains a NUL character"}])
     return _instance(schema).load(document)
+
+
+def _nul_in(document: Any, pointer: str) -> str | None:
+    # Databases cannot store NUL in text (PostgreSQL refuses it): refuse it at the door.
+    if isinstance(document, str):
+        return pointer if "\x00" in document else None
+    if isinstance(document, dict):
+        items: Any = document.items()
+    elif isinstance(document, list):
+        items = enumerate(document)
+    else:
+        return None
+    for key, value in items:
+        escaped = str(key).replace("~", "~0").replace("/", "~1")
+        if "\x00" in str(key):
+            return f"{pointer}/{escaped}"
+        found = _nul_in(value, f"{pointer}/{escaped}")
+        if found is not None:
+            return found
+    return None
 
 
 def parse_query(schema: type[Schema]) -> Any:

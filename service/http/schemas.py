@@ -53,7 +53,7 @@ from domain.values import (
     Vendor,
 )
 
-SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$",
+SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z",
                        error="must be 1-64 lower-case letters, digits, '_', '.' or '-'")
 TEXT = validate.Length(min=1, max=2000)
 SHORT_TEXT = validate.Length(min=1, max=200)
@@ -98,7 +98,7 @@ class StrictSchema(Schema):
 class MoneySchema(StrictSchema):
     amount = DecimalString(required=True)
     currency = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Z]{3}$", error="must be an ISO 4217 code such as EUR"))
+        r"^[A-Z]{3}\Z", error="must be an ISO 4217 code such as EUR"))
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> Money:
@@ -373,7 +373,7 @@ class CorrectionSchema(StrictSchema):
 
 class PerformanceReportSchema(StrictSchema):
     period = fields.String(required=True, validate=validate.Regexp(
-        r"^[0-9]{4}-(W[0-9]{2}|Q[1-4]|[0-9]{2})$", error="must be YYYY-Www, YYYY-MM or YYYY-Qn"))
+        r"^[0-9]{4}-(W[0-9]{2}|Q[1-4]|[0-9]{2})\Z", error="must be YYYY-Www, YYYY-MM or YYYY-Qn"))
     values = fields.List(fields.Nested(MetricValueSchema), required=True,
                          validate=validate.Length(min=1, max=100))
     source = fields.String(required=True, validate=SHORT_TEXT)
@@ -629,7 +629,7 @@ class ContractListQuerySchema(ViewQuerySchema):
     sourcing_model = fields.Enum(SourcingModel, by_value=True)
     q = fields.String(validate=[SHORT_TEXT, _no_nul])
     currency = fields.String(validate=validate.Regexp(
-        r"^[A-Z]{3}$", error="must be an ISO 4217 code such as EUR"))
+        r"^[A-Z]{3}\Z", error="must be an ISO 4217 code such as EUR"))
     value_min = DecimalString()
     value_max = DecimalString()
     ends_before = fields.Date()

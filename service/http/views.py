@@ -15,6 +15,7 @@ from uuid import UUID
 from flask import Blueprint, Response, jsonify, url_for
 
 from domain.exceptions import ContractNotFound
+from domain.values import is_slug
 from projections.audit import AuditFilter, AuditView
 from projections.base import Session, instant
 from projections.contracts import ContractFilter, ContractsView, present_row
@@ -80,6 +81,8 @@ def vendor_scorecard(vendor_id: str) -> Response:
     """A vendor's scorecard across its contracts."""
     principal().require(READ_CONTRACTS)
     query = parse_query(schemas.ScorecardQuerySchema)
+    if not is_slug(vendor_id):  # no vendor has such an id
+        raise ContractNotFound(f"no vendor {vendor_id!r} with contracts")
     scope = principal().vendor_scope
     view: ScorecardView = _view("scorecard")
     position, card = read(view, lambda s: view.scorecard(s, vendor_id),
@@ -186,6 +189,10 @@ def valid_key(key: Any, sort: str) -> bool:
             case "drafted_at" | "updated_at":
                 datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ")
     except (ValueError, ArithmeticError):
+        return False
+    try:
+        UUID(key[1])
+    except ValueError:
         return False
     return "\x00" not in value
 

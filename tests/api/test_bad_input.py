@@ -90,6 +90,19 @@ class TestDraft:
         assert response.json["type"] == "/problems/validation-failed"
         assert pointer in [e["pointer"] for e in response.json["errors"]]
 
+    @pytest.mark.parametrize(("body", "pointer"), [
+        (contract_body(title="Managed\x00network"), "/title"),
+        (contract_body(objectives=["ok", "n\x00ul"]), "/objectives/1"),
+        (contract_body(vendor={"vendor_id": "acme\n", "name": "Acme"}), "/vendor/vendor_id"),
+    ])
+    def test_text_no_database_can_store_is_a_422(self, api: Api, body: Any,
+                                                 pointer: str) -> None:
+        # NUL cannot be stored in PostgreSQL text (a view would choke on it); a slug with a
+        # trailing newline is no slug.
+        response = api.post("/v1/contracts", body)
+        assert response.status_code == 422, response.json
+        assert pointer in [e["pointer"] for e in response.json["errors"]]
+
     def test_malformed_json_is_a_400(self, api: Api) -> None:
         response = api.client.post("/v1/contracts", data='{"title": ',
                                    headers=api.headers({"Content-Type": "application/json"}))

@@ -845,6 +845,12 @@ class TestScorecard:
         assert response.status_code == 404
         assert response.json["type"] == "/problems/not-found"
 
+    @pytest.mark.parametrize("vendor_id", ["%00", "Not%20A%20Slug", "acme%0A"])
+    def test_a_vendor_id_no_vendor_can_have_is_a_404(self, api: Api, vendor_id: str) -> None:
+        response = api.get(f"/v1/vendors/{vendor_id}/scorecard")
+        assert response.status_code == 404
+        assert response.json["type"] == "/problems/not-found"
+
     def test_a_vendor_reads_its_own_scorecard_only(self, api: Api,
                                                    as_vendor: Callable[[str], Api]) -> None:
         api.draft()
