@@ -97,12 +97,13 @@ def rebuild_views(names: tuple[str, ...]) -> None:
 @main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
 def up(gunicorn_args: tuple[str, ...]) -> None:
-    """Run the web service and the projection runner together (the embedded setup);
-    stopping one stops both."""
-    runner = subprocess.Popen([sys.executable, "-m", "service.cli", "project"])
+    """Run the web service and the projection runner together (the embedded setup). A
+    runner that dies is started again (reads wait for it meanwhile); the web service
+    stopping stops both."""
+    project = [sys.executable, "-m", "service.cli", "project"]
+    runner = subprocess.Popen(project)
     web = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF),
                             *gunicorn_args, "service.wsgi:app"])
-    processes = (web, runner)
     asked_to_stop = threading.Event()
 
     def stop(*_: object) -> None:
@@ -110,14 +111,22 @@ def up(gunicorn_args: tuple[str, ...]) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, stop)
-    while not asked_to_stop.is_set() and all(p.poll() is None for p in processes):
+    backoff = 1.0
+    while not asked_to_stop.is_set() and web.poll() is None:
+        if runner.poll() is not None:
+            click.echo(f"the projection runner exited ({runner.returncode}); starting it "
+                       f"again in {backoff:.0f} s", err=True)
+            if asked_to_stop.wait(backoff):
+                break
+            runner = subprocess.Popen(project)
+            backoff = min(backoff * 2, 30.0)
         asked_to_stop.wait(0.5)
-    for process in processes:
+    for process in (web, runner):
         if process.poll() is None:
             process.terminate()
-    for process in processes:
+    for process in (web, runner):
         process.wait()
-    # Stopped on request: success; one of the two died by itself: failure.
+    # Stopped on request: success; the web service died by itself: failure.
     sys.exit(0 if asked_to_stop.is_set() else 1)
 
 
