@@ -30,6 +30,7 @@ _CHUNKED = re.compile(rb"\r\ntransfer-encoding:[ \t]*chunked", re.I)
 _CLOSE = re.compile(rb"\r\nconnection:[ \t]*close", re.I)
 _ETAG = re.compile(rb'\r\netag:[ \t]*(?:W/)?"(\d+)"', re.I)
 _LOCATION = re.compile(rb"\r\nlocation:[ \t]*\S*/v1/contracts/([0-9a-fA-F-]{36})", re.I)
+_POSITION = re.compile(rb"\r\nledger-position:[ \t]*(\d+)", re.I)
 
 
 class HttpConn:
@@ -150,6 +151,11 @@ def etag_version(head: bytes) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def ledger_position(head: bytes) -> int | None:
+    match = _POSITION.search(head)
+    return int(match.group(1)) if match else None
+
+
 def location_id(head: bytes) -> str | None:
     match = _LOCATION.search(head)
     return match.group(1).decode() if match else None
@@ -231,6 +237,11 @@ class CommandScenario(HttpScenario):
     that every request works on a contract of realistic length (the response carries
     the whole contract, whose amendment history would otherwise grow without bound).
     With commands_per_contract == 0 every request is a draft.
+
+    With spec["record_positions"], every successful write records when its response
+    arrived (time.monotonic(), one clock for all processes) and the ledger position it
+    answered with (the Ledger-Position header): run.py measures the projection lag from
+    them.
     """
 
     def __init__(self, spec: dict[str, Any], index: int):
@@ -244,10 +255,20 @@ class CommandScenario(HttpScenario):
         self.version = 0
         self.done_on_contract = 0
         self.n = 0
+        self.recording = bool(spec.get("record_positions"))
+        self.written_at = array("d")
+        self.positions = array("q")
 
     def reset(self) -> None:
         super().reset()
         self.contract_id = None
+
+    def _record(self, head: bytes) -> None:
+        now = time.monotonic()
+        position = ledger_position(head)
+        if position is not None:
+            self.written_at.append(now)
+            self.positions.append(position)
 
     def _draft(self) -> Step:
         status, head, body = self.conn.request(self.draft_request)
@@ -259,6 +280,8 @@ class CommandScenario(HttpScenario):
             self.contract_id = None
             return "draft", status, False, "201 without Location or ETag"
         self.contract_id, self.version, self.done_on_contract = contract_id, version, 0
+        if self.recording:
+            self._record(head)
         return "draft", status, True, ""
 
     def step(self) -> Step:
@@ -292,6 +315,8 @@ class CommandScenario(HttpScenario):
             self.contract_id = None
             return "command", status, False, f"{path}: ETag {version} after {self.version}"
         self.version = version
+        if self.recording:
+            self._record(head)
         return "command", status, True, ""
 
 
@@ -488,6 +513,12 @@ def _child_main(spec: dict[str, Any], first_index: int, n_threads: int, pipe: An
                 into.samples.extend(entry.samples[: max(0, 5 - len(into.samples))])
         cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         reconnects = sum(s.reconnects for s in scenarios)
+        written: list[tuple[float, int]] = []  # (response time, position) in the window
+        for scenario in scenarios:
+            times, positions = (getattr(scenario, "written_at", ()),
+                                getattr(scenario, "positions", ()))
+            written.extend((t, p) for t, p in zip(times, positions, strict=True)
+                           if t_measure <= t < t_end)
         # Keep the connections (and the database backends behind them) until the parent
         # has read its end-of-window CPU counters: a backend that exits first is missed.
         if pipe.poll(30):
@@ -497,7 +528,7 @@ def _child_main(spec: dict[str, Any], first_index: int, n_threads: int, pipe: An
         for scenario in scenarios:
             scenario.close()
         pipe.send(("done", {"stats": merged, "cpu_seconds": cpu, "fatal": fatal,
-                            "reconnects": reconnects}))
+                            "reconnects": reconnects, "written": written}))
     except BaseException:
         pipe.send(("error", traceback.format_exc()))
 
@@ -538,6 +569,8 @@ def run_load(spec: dict[str, Any], *, connections: int, processes: int, warmup: 
     on_window("start") and on_window("end") are called in this process at the window's
     boundaries (to snapshot CPU counters, database positions, ...). keep_latencies adds
     every request's latency (seconds) per kind, so that merge_runs() can pool runs.
+    A scenario that records its writes (spec["record_positions"]) adds "written": the
+    (response time, ledger position) of every write completed in the window.
     """
     ctx = mp.get_context("spawn")
     processes = max(1, min(processes, connections))
@@ -575,6 +608,7 @@ def run_load(spec: dict[str, Any], *, connections: int, processes: int, warmup: 
         client_cpu = 0.0
         fatal: list[str] = []
         reconnects = 0
+        written: list[tuple[float, int]] = []
         for proc, pipe in children:
             if not pipe.poll(120):
                 raise RuntimeError("a load process did not report within 120 s of the end")
@@ -584,6 +618,7 @@ def run_load(spec: dict[str, Any], *, connections: int, processes: int, warmup: 
             client_cpu += payload["cpu_seconds"]
             fatal.extend(payload["fatal"])
             reconnects += payload["reconnects"]
+            written.extend(payload.get("written", ()))
             for name, entry in payload["stats"].items():
                 into = merged.setdefault(name, KindStats())
                 into.latencies.extend(entry.latencies)
@@ -621,6 +656,8 @@ def run_load(spec: dict[str, Any], *, connections: int, processes: int, warmup: 
         "reconnects": reconnects,
         "window_seconds": duration,
     }
+    if spec.get("record_positions"):
+        result["written"] = sorted(written)
     if keep_latencies:
         result["latencies"] = {"_total": list(total.latencies)}
         result["latencies"].update((name, list(entry.latencies))

@@ -10,6 +10,12 @@ Measured one after another, never two servers under load at once:
   long       long contract streams (10,000 events, snapshots) vs fresh contracts on
              PostgreSQL and SQLite: commands through the server, hot commands and
              cold loads in-process
+  projections  the read side on PostgreSQL and SQLite: projection lag (`ledger project`
+             beside the server under the command load) and rebuild throughput (a
+             ledger of 100,000+ events, rebuild() of each view vs reading and
+             decoding the log)
+
+Only some phases: --phases (or --only) projections,postgres
 
 Writes bench/results/latest.json, bench/results/<UTC timestamp>.json and
 bench/results/latest.md, then prints the Markdown. See bench/README.md.
@@ -46,6 +52,7 @@ sys.path.insert(0, str(BENCH))
 sys.path.insert(1, str(ROOT))
 
 import longstreams  # noqa: E402
+import readside  # noqa: E402
 from loadgen import CommandScenario, HttpConn, build_request, merge_runs, run_load  # noqa: E402
 
 VENV_BIN = Path(sys.executable).parent
@@ -60,6 +67,8 @@ TARGET_GET_RATIO = 0.60
 TARGET_P99_MS = 25.0
 TARGET_CONNECTIONS = 16
 TARGET_LONG_RATIO = 1.2  # a command on a long contract costs at most this x a fresh one's
+TARGET_LAG_P99_MS = 250.0  # projection lag under the command load, every view
+TARGET_REBUILD_PER_S = 50_000.0  # ledger events per second a view rebuild goes through
 
 _T0 = time.monotonic()
 
@@ -107,12 +116,15 @@ def _proc_comm(pid: int) -> str:
 
 
 class Server:
-    """A gunicorn server in a process group of its own, killed as a group."""
+    """A gunicorn server (or another long-running process, such as the projection runner)
+    in a process group of its own, killed as a group."""
 
     live: set[Server] = set()
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path,
+                 stop_signal: signal.Signals = signal.SIGQUIT):
         self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
+        self.stop_signal = stop_signal  # QUIT: gunicorn's quick shutdown
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -167,11 +179,11 @@ class Server:
         if self.proc is None:
             return
         pgid = self.pgid
-        for sig, wait in ((signal.SIGQUIT, 10.0), (signal.SIGKILL, 10.0)):
+        for sig, wait in ((self.stop_signal, 10.0), (signal.SIGKILL, 10.0)):
             if not group_pids(pgid) and self.proc.poll() is not None:
                 break
             try:
-                os.killpg(pgid, sig)  # QUIT: gunicorn's quick shutdown, for master and workers
+                os.killpg(pgid, sig)  # the whole group: gunicorn's master and workers
             except ProcessLookupError:
                 break
             deadline = time.monotonic() + wait
@@ -197,14 +209,18 @@ def _stop_all_servers() -> None:
 # -- CPU accounting ---------------------------------------------------------------------
 
 
-def cpu_snapshot(server_pgid: int | None) -> dict[str, Any]:
-    """CPU seconds so far: the machine (busy), the server's process group, PostgreSQL."""
+def cpu_snapshot(server_pgid: int | None,
+                 groups: dict[str, int] | None = None) -> dict[str, Any]:
+    """CPU seconds so far: the machine (busy), the server's process group, PostgreSQL, and
+    other process groups by name (groups: name -> process group id)."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     ticks = [int(x) for x in fields[:8]]
     idle = ticks[3] + ticks[4]  # idle + iowait
     snap: dict[str, Any] = {"machine_busy": (sum(ticks) - idle) / CLK_TCK,
                             "machine_total": sum(ticks) / CLK_TCK,
-                            "server_pids": {}, "postgres_pids": {}}
+                            "server_pids": {}, "postgres_pids": {},
+                            **{f"{name}_pids": {} for name in groups or {}}}
+    by_group = {pgid: f"{name}_pids" for name, pgid in (groups or {}).items()}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -215,6 +231,8 @@ def cpu_snapshot(server_pgid: int | None) -> dict[str, Any]:
         seconds = (int(stat[11]) + int(stat[12])) / CLK_TCK  # utime + stime
         if server_pgid is not None and int(stat[2]) == server_pgid:
             snap["server_pids"][pid] = seconds
+        elif int(stat[2]) in by_group:
+            snap[by_group[int(stat[2])]][pid] = seconds
         elif _proc_comm(pid) == "postgres":
             snap["postgres_pids"][pid] = seconds
     return snap
@@ -236,8 +254,13 @@ def cpu_breakdown(start: dict[str, Any], end: dict[str, Any], client_cpu: float,
         "machine_busy_cores": busy,
         "machine_cores": os.cpu_count() or 0,
     }
+    groups = [key[:-5] for key in end if key.endswith("_pids")
+              and key not in ("server_pids", "postgres_pids")]
+    for name in groups:  # e.g. the projection runner
+        result[f"{name}_cores"] = cores(f"{name}_pids")
     result["other_cores"] = max(0.0, busy - result["server_cores"] - result["postgres_cores"]
-                                - result["client_cores"])
+                                - result["client_cores"]
+                                - sum(result[f"{name}_cores"] for name in groups))
     # per server process (gunicorn master first if it used anything): shows an uneven
     # spread of connections over the workers
     result["server_cores_by_process"] = sorted(
@@ -359,8 +382,10 @@ class Bench:
     def measure(self, label: str, spec: dict[str, Any], server: Server | None,
                 duration: float, hooks: dict[str, Callable[[], None]] | None = None,
                 *, connections: int | None = None, warmup: float | None = None,
-                keep_latencies: bool = False) -> dict[str, Any]:
-        """One load phase: warm-up, then `duration` seconds measured."""
+                keep_latencies: bool = False,
+                groups: dict[str, int] | None = None) -> dict[str, Any]:
+        """One load phase: warm-up, then `duration` seconds measured (groups: other process
+        groups whose CPU time is accounted apart, name -> process group id)."""
         args = self.args
         connections = args.connections if connections is None else connections
         warmup = args.warmup if warmup is None else warmup
@@ -368,7 +393,7 @@ class Bench:
         pgid = server.pgid if server is not None else None
 
         def on_window(edge: str) -> None:
-            snaps[edge] = cpu_snapshot(pgid)
+            snaps[edge] = cpu_snapshot(pgid, groups)
             if hooks and edge in hooks:
                 hooks[edge]()
 
@@ -574,6 +599,99 @@ class Bench:
             out["server_log_tail"] = server.log_tail(60)
         return out
 
+    # -- the read side: projection lag and rebuild throughput
+
+    def read_side(self, store: str, url: Callable[[str], str]) -> dict[str, Any]:
+        """Projection lag under the command load, then rebuild throughput; each on a
+        fresh store made by url(purpose) (dropped or deleted by the caller)."""
+        out: dict[str, Any] = {}
+        if "lag" in self.args.read_side:
+            out["lag"] = self.projection_lag(store, url("lag"))
+        if "rebuild" in self.args.read_side:
+            out["rebuild"] = self.rebuild_throughput(store, url("rebuild"))
+        return out
+
+    def projection_lag(self, store: str, url: str) -> dict[str, Any]:
+        """The command load of the `postgres`/`sqlite` phases with `ledger project`
+        running beside the server: how long after a write's response each view has
+        processed it."""
+        from service.config import Settings
+
+        args = self.args
+        env = self.migrate(url)
+        settings = Settings.from_env(env)
+        server, base = self.serve_ledger(f"{store}-lag", env)
+        runner = Server(f"projection runner ({store})", [LEDGER, "project"], env,
+                        self.workdir / f"runner-{store}.log", stop_signal=signal.SIGTERM)
+        sampler = readside.TrackingSampler(url, args.lag_poll_ms / 1000)
+        out: dict[str, Any] = {"settings": {
+            "poll_seconds": settings.projection_poll_seconds,
+            "batch_size": settings.projection_batch_size,
+            "sampler_interval_ms": args.lag_poll_ms}}
+        try:
+            runner.start()
+            deadline = time.monotonic() + 30
+            while "projecting" not in runner.log_tail():
+                if runner.proc is not None and runner.proc.poll() is not None:
+                    raise RuntimeError(f"the projection runner exited:\n{runner.log_tail()}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the projection runner did not start:\n"
+                                       f"{runner.log_tail()}")
+                time.sleep(0.1)
+            sampler.start()
+            sampler.ready.wait(10)
+            if sampler.error is not None or not sampler.positions():
+                raise RuntimeError(f"cannot read the views' positions: {sampler.error!r}")
+            spec = {**base, "scenario": "commands", "draft_body": json.dumps(_contract_body()),
+                    "commands_per_contract": args.commands_per_contract,
+                    "record_positions": True}
+            load = self.measure(f"{store} commands with the projection runner", spec, server,
+                                args.duration, groups={"runner": runner.pgid})
+            written = load.pop("written", [])
+            head = max((p for _, p in written), default=0)
+            if sampler.wait_for(head, timeout=120) is None:
+                log(f"{store}: the views did not reach position {head} within 120 s")
+        finally:
+            sampler.stop()
+            runner.stop()
+            server.stop()
+        out["load"] = load
+        out["views"] = readside.lag_figures(written, sampler.samples)
+        out["sampler"] = sampler.summary()
+        out["head"] = head
+        for name, proc in (("server", server), ("runner", runner)):
+            if proc.log_tail().count("Traceback"):
+                out[f"{name}_log_tail"] = proc.log_tail(60)
+        every = out["views"].get("_all", {})
+        log(f"{store} projection lag over {every.get('writes', 0):,} writes: " + ", ".join(
+            f"{view} p50 {_ms(f.get('p50_ms'))} p99 {_ms(f.get('p99_ms'))}"
+            for view, f in out["views"].items()) + f"; runner "
+            f"{load['cpu'].get('runner_cores', 0):.2f} cores")
+        return out
+
+    def rebuild_throughput(self, store: str, url: str) -> dict[str, Any]:
+        """Build a ledger of at least --rebuild-events mixed events, then time rebuild()
+        of each view and of all views against reading and decoding the log."""
+        args = self.args
+        env = self.migrate(url)
+        ledger_env = {k: v for k, v in env.items() if k.startswith("LEDGER_")}
+        log(f"{store} rebuild: building a ledger of ≥ {args.rebuild_events:,} events")
+        built = readside.build(url, ledger_env, min_events=args.rebuild_events,
+                               processes=max(1, min(os.cpu_count() or 1, 4)))
+        log(f"{store} rebuild: built {built['events']:,} events of {built['contracts']:,} "
+            f"contracts in {built['seconds']:.1f}s ({built['events_per_s']:,.0f}/s)")
+        t0 = time.monotonic()
+        out = readside.measure_rebuilds(url, ledger_env, repeats=args.rebuild_repeats,
+                                        profile=args.rebuild_profile)
+        out["build"] = built
+        out["seconds"] = time.monotonic() - t0
+        floor = out["floor"]["read_decode"]
+        log(f"{store} rebuild ({out['seconds']:.0f}s): " + ", ".join(
+            f"{name} {f['events_per_s']:,.0f}/s" for name, f in out["views"].items())
+            + f", all {out['all']['events_per_s']:,.0f}/s; read + decode "
+            f"{floor['events_per_s']:,.0f}/s")
+        return out
+
     def preload(self, base: dict[str, Any]) -> list[str]:
         """Create the contracts the GET phase reads (each with events_per_get_contract events)."""
         args = self.args
@@ -758,6 +876,27 @@ def compute_verdicts(results: dict[str, Any], connections: int) -> tuple[dict[st
         value = figures["p99_ms"] if figures else None
         target(f"PostgreSQL {label} p99", value, f"< {TARGET_P99_MS:g} ms",
                None if value is None else value < TARGET_P99_MS, "ms")
+    for key, name in (("projections_postgres", "PostgreSQL"), ("projections_sqlite", "SQLite")):
+        read = results.get(key)
+        if not read:
+            continue
+        note = ""
+        lags = {v: f.get("p99_ms") for v, f in read.get("lag", {}).get("views", {}).items()
+                if v != "_all"}
+        if lags and None not in lags.values():
+            view = max(lags, key=lambda v: lags[v])
+            value = lags[view]
+            targets.append({"target": f"{name} projection lag p99 (slowest view: {view})",
+                            "value": value, "goal": f"< {TARGET_LAG_P99_MS:g} ms", "unit": "ms",
+                            "met": value < TARGET_LAG_P99_MS, "note": note})
+        rates = {v: f["events_per_s"]
+                 for v, f in read.get("rebuild", {}).get("views", {}).items()}
+        if rates:
+            view = min(rates, key=lambda v: rates[v])
+            value = rates[view]
+            targets.append({"target": f"{name} view rebuild events/s (slowest view: {view})",
+                            "value": value, "goal": f"≥ {TARGET_REBUILD_PER_S:,.0f}/s",
+                            "unit": "/s", "met": value >= TARGET_REBUILD_PER_S, "note": note})
     return ratios, targets
 
 
@@ -859,6 +998,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                          f"{b['event_weighted_mean']:.1f} | {b['max_events_per_txn']} | {hist} |")
 
     lines += render_long_streams(report)
+    lines += render_read_side(report)
 
     problems = []
     for system, phases in r.items():
@@ -893,6 +1033,133 @@ def render_markdown(report: dict[str, Any]) -> str:
               "less sensitive to a busy machine than the rates. CPU cores: average over the "
               "window; 'other' is the rest of the machine's busy time (other tenants).", ""]
     return "\n".join(lines)
+
+
+def render_read_side(report: dict[str, Any]) -> list[str]:
+    r, s = report["results"], report["settings"].get("read_side", {})
+    stores = [(name, r[key]) for key, name in (("projections_postgres", "PostgreSQL"),
+                                              ("projections_sqlite", "SQLite")) if r.get(key)]
+    if not stores:
+        return []
+    lag_target = s.get("target_lag_p99_ms", TARGET_LAG_P99_MS)
+    rebuild_target = s.get("target_rebuild_events_per_s", TARGET_REBUILD_PER_S)
+    sets = report["settings"]
+    lines = ["", "## Read side (projections)"]
+    lagged = [(name, out) for name, out in stores if out.get("lag")]
+    rebuilt = [(name, out) for name, out in stores if out.get("rebuild")]
+    if lagged:
+        lines += _render_lag(lagged, r, sets, s.get("lag_sampler_interval_ms", 5), lag_target)
+    if rebuilt:
+        lines += _render_rebuild(rebuilt, rebuild_target)
+    return lines
+
+
+def _render_lag(stores: list[tuple[str, dict[str, Any]]], r: dict[str, Any],
+                sets: dict[str, Any], interval: float, lag_target: float) -> list[str]:
+    lines = [
+        "", "### Projection lag under the command load", "",
+        f"The `commands` workload ({sets['connections']} connections, "
+        f"{sets['warmup_s']:g} s warm-up + {sets['duration_s']:g} s measured) against "
+        "`ledger serve` on a fresh store, with `ledger project` running beside it as its own "
+        "process. Lag: from a write's response (its Ledger-Position) until the view's "
+        "position (tracking table, active generation) reaches it, for every write in the "
+        f"window. A sampler reads the positions every {interval:g} "
+        "ms from its own connection; each lag is an upper bound (the view got there between "
+        "two polls). *all views*: until the last of the three had it.",
+        "",
+        f"| store | view | writes | p50 | p90 | p99 | max | mean | p99 < {lag_target:g} ms |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, out in stores:
+        for view, f in out["lag"]["views"].items():
+            if not f.get("writes"):
+                lines.append(f"| {name} | {view} | 0 | | | | | | n/a |")
+                continue
+            met = "" if view == "_all" else (
+                "**met**" if f["p99_ms"] < lag_target else "**not met**")
+            lines.append(
+                f"| {name} | {'all views' if view == '_all' else view} | {f['writes']:,} | "
+                f"{_ms(f['p50_ms'])} | {_ms(f['p90_ms'])} | {_ms(f['p99_ms'])} | "
+                f"{_ms(f['max_ms'])} | {_ms(f['mean_ms'])} | {met} |")
+    lines += ["", "| store | commands/s with the runner | without (same run) | p99 | runner "
+              "CPU cores | server / PostgreSQL / load gen / other | runner poll, batch "
+              "| writes no view reached | sampler: polls, median gap |",
+              "|---|---:|---:|---:|---:|---|---|---:|---|"]
+    for name, out in stores:
+        lag = out["lag"]
+        load = headline(lag["load"]) or {}
+        cpu = lag["load"]["cpu"]
+        plain = headline((r.get("postgres" if name == "PostgreSQL" else "sqlite") or {})
+                         .get("commands"))
+        sampler = lag["sampler"]
+        drained = lag["views"].get("_all", {}).get("not_reached", 0)
+        lines.append(
+            f"| {name} | {_rate(load.get('rate_per_s'))} | "
+            f"{_rate(plain['rate_per_s']) if plain else '—'} | {_ms(load.get('p99_ms'))} | "
+            f"{cpu.get('runner_cores', 0):.2f} | {cpu['server_cores']:.2f} / "
+            f"{cpu['postgres_cores']:.2f} / {cpu['client_cores']:.2f} / "
+            f"{cpu['other_cores']:.2f} | {lag['settings']['poll_seconds']:g} s"
+            f"{' (NOTIFY)' if name == 'PostgreSQL' else ''}, {lag['settings']['batch_size']} | "
+            f"{drained} | {sampler['polls']:,}, {_ms(sampler['poll_gap_ms_median'])} |")
+    return lines
+
+
+def _render_rebuild(stores: list[tuple[str, dict[str, Any]]],
+                    rebuild_target: float) -> list[str]:
+    first = stores[0][1]["rebuild"]
+    build = first["build"]
+    lines = [
+        "", "### Rebuild throughput", "",
+        f"A ledger of {build['events']:,} events ({build['contracts']:,} contracts of "
+        f"{build['events_per_contract']:.0f} events over {build['vendors']} vendors: set-up, "
+        "36 monthly SLA reports with penalties and incentives, waivers, disputes, a health "
+        "check with findings, quarterly reviews, amendments, renewals, terminations; 50 "
+        "contracts' events "
+        "interleaved at a time), built in-process (bench/readside.py). Then, in one process, "
+        "one call at a time: the floor — reading the notification log in rebuild's pages "
+        f"({first['batch_size']:,} events), then reading and decoding every event "
+        "(`mapper.to_domain_event`) — `rebuild()` of each view into a fresh generation, "
+        f"{first['repeats']} times (median run; range), then all views one after another "
+        "(what `ledger rebuild` does). events/s: ledger events gone through per second of "
+        "wall time (for all views: the ledger's events ÷ the time to rebuild the three).",
+        "",
+        f"| store | what | events | wall | events/s | range | CPU | rows written "
+        f"| ≥ {rebuild_target:,.0f}/s |",
+        "|---|---|---:|---:|---:|---|---:|---|---|",
+    ]
+    for name, out in stores:
+        rb = out["rebuild"]
+        rows: list[tuple[str, dict[str, Any], str, str]] = [
+            ("floor: read the log", rb["floor"]["read"], "", ""),
+            ("floor: read + decode every event", rb["floor"]["read_decode"], "", ""),
+        ]
+        for view, f in rb["views"].items():
+            rows.append((f"rebuild `{view}`", f, ", ".join(
+                f"{t} {n:,}" for t, n in f["rows"].items()),
+                "**met**" if f["events_per_s"] >= rebuild_target else "**not met**"))
+        rows.append(("rebuild all views, one after another", rb["all"],
+                     f"{sum(n for t in rb['all']['rows'].values() for n in t.values()):,}", ""))
+        for what, f, written, met in rows:
+            spread = (f"{f['worst_events_per_s']:,.0f} to {f['best_events_per_s']:,.0f}"
+                      if len(f.get("runs", ())) > 1 else "")
+            lines.append(f"| {name} | {what} | {f['events']:,} | {f['wall_s']:.2f} s | "
+                         f"{f['events_per_s']:,.0f} | {spread} | {f['cpu_s']:.2f} s | "
+                         f"{written} | {met} |")
+    profiled = [(name, out["rebuild"]["profile"]) for name, out in stores
+                if out["rebuild"].get("profile")]
+    if profiled:
+        areas = sorted({a for _, prof in profiled for p in prof.values() for a in p["by_area"]})
+        lines += ["", "Where a rebuild's CPU time goes (one rebuild of each view under cProfile,"
+                  " own time by area, seconds; the profiler inflates the total; the top "
+                  "functions are in the JSON):", "",
+                  "| store | view | under cProfile | " + " | ".join(areas) + " |",
+                  "|---|---|---:|" + "---:|" * len(areas)]
+        for name, prof in profiled:
+            for view, p in prof.items():
+                lines.append(f"| {name} | {view} | {p['wall_s_under_profiler']:.2f} s | "
+                             + " | ".join(f"{p['by_area'].get(a, 0):.2f}" for a in areas)
+                             + " |")
+    return lines
 
 
 def render_long_streams(report: dict[str, Any]) -> list[str]:
@@ -1046,9 +1313,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="PostgreSQL database (a fresh bench_* schema is made and dropped)")
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
-    parser.add_argument("--phases", default="hello,postgres,raw,sqlite,long",
-                        help="which of hello,postgres,raw,sqlite,long to run (comma-separated; "
-                        "long runs on PostgreSQL and SQLite unless skipped)")
+    parser.add_argument("--phases", "--only", dest="phases",
+                        default="hello,postgres,raw,sqlite,long,projections",
+                        help="which of hello,postgres,raw,sqlite,long,projections to run "
+                        "(comma-separated; long and projections run on PostgreSQL and SQLite "
+                        "unless skipped)")
     long = parser.add_argument_group("long streams (the `long` phase)")
     long.add_argument("--long-events", type=int, help="events per long contract (default "
                       "10,000, quick 2,000); the contracts get 0-99 more, spread over one "
@@ -1070,6 +1339,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                       help="cold loads per contract (cold first commands: a third as many)")
     long.add_argument("--hot-commands", type=int,
                       help="in-process hot commands per contract (default 50, quick 25)")
+    read = parser.add_argument_group("read side (the `projections` phase)")
+    read.add_argument("--read-side", default="lag,rebuild",
+                      help="which parts of the projections phase to run: lag, rebuild")
+    read.add_argument("--lag-poll-ms", type=float, default=5.0,
+                      help="how often the lag sampler reads the views' positions")
+    read.add_argument("--rebuild-events", type=int, help="events of the ledger rebuilt "
+                      "(default 100,000, quick 20,000)")
+    read.add_argument("--rebuild-repeats", type=int, help="timed rebuilds of each view, "
+                      "median reported (default 3, quick 1)")
+    read.add_argument("--no-rebuild-profile", dest="rebuild_profile", action="store_false",
+                      help="skip the cProfile run of each view's rebuild")
     parser.add_argument("--output-dir", type=Path, default=BENCH / "results")
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     args = parser.parse_args(argv)
@@ -1091,12 +1371,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.long_rounds = 1 if args.quick else 2
     if args.hot_commands is None:
         args.hot_commands = 25 if args.quick else 50
+    if args.rebuild_events is None:
+        args.rebuild_events = 20_000 if args.quick else 100_000
+    if args.rebuild_repeats is None:
+        args.rebuild_repeats = 1 if args.quick else 3
     args.phases = {p.strip() for p in args.phases.split(",") if p.strip()}
     if args.skip_postgres:
         args.phases -= {"postgres", "raw"}
     if args.skip_sqlite:
         args.phases.discard("sqlite")
-    unknown = args.phases - {"hello", "postgres", "raw", "sqlite", "long"}
+    unknown = args.phases - {"hello", "postgres", "raw", "sqlite", "long", "projections"}
     if unknown:
         parser.error(f"unknown phases: {', '.join(sorted(unknown))}")
     if args.connections < 1 or args.client_procs < 1 or args.events_per_get_contract < 1:
@@ -1104,6 +1388,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if min(args.long_events, args.long_connections, args.fresh_per_connection,
            args.fresh_events, args.long_rounds, args.cold_rounds, args.hot_commands) < 1:
         parser.error("the long-stream counts must be ≥ 1")
+    args.read_side = {p.strip() for p in args.read_side.split(",") if p.strip()}
+    if args.read_side - {"lag", "rebuild"}:
+        parser.error(f"unknown --read-side parts: {', '.join(sorted(args.read_side))}")
+    if args.rebuild_events < 1 or args.rebuild_repeats < 1 or args.lag_poll_ms <= 0:
+        parser.error("--rebuild-events, --rebuild-repeats and --lag-poll-ms must be > 0")
     return args
 
 
@@ -1114,7 +1403,7 @@ def main(argv: list[str] | None = None) -> int:
     started = dt.datetime.now(dt.UTC)
     workdir = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     wants_pg = bool(args.phases & {"postgres", "raw"}) or (
-        "long" in args.phases and not args.skip_postgres)
+        bool(args.phases & {"long", "projections"}) and not args.skip_postgres)
     pg_version = pg_available(args.pg_url) if wants_pg else None
     pg = Postgres(args.pg_url, f"bench_{secrets.token_hex(5)}") if pg_version else None
     if pg is not None:
@@ -1124,12 +1413,15 @@ def main(argv: list[str] | None = None) -> int:
 
         atexit.register(drop_schema)
     skipped = [f"{name} (not in --phases)" for name in ("hello", "postgres", "raw", "sqlite",
-                                                          "long")
+                                                          "long", "projections")
                if name not in args.phases]
     if "long" in args.phases and args.skip_postgres:
         skipped.append("long streams on PostgreSQL (--skip-postgres)")
     if "long" in args.phases and args.skip_sqlite:
         skipped.append("long streams on SQLite (--skip-sqlite)")
+    for flag, name in ((args.skip_postgres, "PostgreSQL"), (args.skip_sqlite, "SQLite")):
+        if "projections" in args.phases and flag:
+            skipped.append(f"read side on {name} (--skip-{name.lower()})")
     if wants_pg and pg is None:
         skipped.append(f"PostgreSQL phases: no server at {args.pg_url}")
 
@@ -1153,6 +1445,24 @@ def main(argv: list[str] | None = None) -> int:
             if not args.skip_sqlite:
                 results["long_sqlite"] = bench.long_streams(
                     "sqlite", f"sqlite:///{workdir}/long.db")
+        if "projections" in args.phases:
+            if pg is not None and not args.skip_postgres:
+                schemas: list[Postgres] = []
+
+                def fresh_schema(purpose: str, pg: Postgres = pg) -> str:
+                    schema = Postgres(pg.base_url, f"{pg.schema}_{purpose}")
+                    atexit.register(lambda: None if schema.dropped else _quietly(schema.drop))
+                    schemas.append(schema)
+                    return schema.url
+
+                try:
+                    results["projections_postgres"] = bench.read_side("postgres", fresh_schema)
+                finally:
+                    for schema in schemas:
+                        _quietly(schema.drop)
+            if not args.skip_sqlite:
+                results["projections_sqlite"] = bench.read_side(
+                    "sqlite", lambda purpose: f"sqlite:///{workdir}/readside-{purpose}.db")
     finally:
         _stop_all_servers()
         if pg is not None:
@@ -1193,6 +1503,16 @@ def main(argv: list[str] | None = None) -> int:
                 "hot_commands_per_contract": args.hot_commands,
                 "snapshot_interval": _snapshot_interval(),
                 "target_ratio": TARGET_LONG_RATIO,
+            },
+            "read_side": {
+                "lag_sampler_interval_ms": args.lag_poll_ms,
+                "rebuild_events": args.rebuild_events,
+                "rebuild_repeats": args.rebuild_repeats,
+                "rebuild_profile": args.rebuild_profile,
+                "projection_poll_seconds": settings_env.projection_poll_seconds,
+                "projection_batch_size": settings_env.projection_batch_size,
+                "target_lag_p99_ms": TARGET_LAG_P99_MS,
+                "target_rebuild_events_per_s": TARGET_REBUILD_PER_S,
             },
             "gunicorn": {k: bench.gunicorn.get(k) for k in
                          ("worker_class", "workers", "threads", "keepalive")},

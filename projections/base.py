@@ -308,13 +308,14 @@ class Rows:
                 self._rows.setdefault((value,), None)
 
     def prefetch_keys(self, keys: Iterable[tuple[Any, ...]]) -> None:
-        """Load the rows of these primary keys in one query per 500 keys; keys without a
-        row are known absent (no query later)."""
+        """Load the rows of these primary keys in one query per 500 values; keys without
+        a row are known absent (no query later)."""
         wanted = sorted(set(keys) - self._rows.keys(), key=repr)
         columns = ", ".join(self.key)
         one = f"({', '.join(['%s'] * len(self.key))})"
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start:start + 500]
+        per_query = max(1, 500 // len(self.key))  # old SQLite takes at most 999 parameters
+        for start in range(0, len(wanted), per_query):
+            chunk = wanted[start:start + per_query]
             for row in self.session.execute(
                     f"SELECT * FROM {{{self.table}}} WHERE ({columns}) IN "
                     f"({', '.join([one] * len(chunk))})",

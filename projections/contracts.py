@@ -8,6 +8,9 @@ from datetime import date, timedelta
 from functools import singledispatch
 from typing import Any
 
+from eventsourcing.domain import Aggregate
+from eventsourcing.utils import get_topic
+
 from domain.contract import Contract
 from domain.values import ContractStatus, Term
 from projections.base import (
@@ -245,6 +248,20 @@ def _term_columns(term: Term | Mapping[str, Any]) -> dict[str, Any]:
         .isoformat(),
         "renewal": values["renewal"],
     }
+
+
+def _version_only_topics() -> frozenset[str]:
+    """Topics of the contract events whose fold only moves version and updated_at on
+    (no _changes handler): a later event of the same contract sets both again."""
+    default = _changes.dispatch(object)
+    return frozenset(
+        get_topic(member) for member in vars(Contract).values()
+        if isinstance(member, type) and issubclass(member, Contract.Event)
+        and not issubclass(member, Aggregate.Created)  # drafted: makes the row
+        and _changes.dispatch(member) is default)
+
+
+ContractsProjection.coalesced_topics = _version_only_topics()
 
 
 def _like_escaped(text: str) -> str:
