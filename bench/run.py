@@ -1119,9 +1119,9 @@ def _render_rebuild(stores: list[tuple[str, dict[str, Any]]],
         "one call at a time: the floor — reading the notification log in rebuild's pages "
         f"({first['batch_size']:,} events), then reading and decoding every event "
         "(`mapper.to_domain_event`) — `rebuild()` of each view into a fresh generation, "
-        f"{first['repeats']} times (median run; range), then all views one after another "
-        "(what `ledger rebuild` does). events/s: ledger events gone through per second of "
-        "wall time (for all views: the ledger's events ÷ the time to rebuild the three).",
+        f"{first['repeats']} times (median run; range), then all views in one pass over the "
+        "log, each event decoded once (what `ledger rebuild` does). events/s: ledger events "
+        "gone through per second of wall time.",
         "",
         f"| store | what | events | wall | events/s | range | CPU | rows written "
         f"| ≥ {rebuild_target:,.0f}/s |",
@@ -1137,8 +1137,10 @@ def _render_rebuild(stores: list[tuple[str, dict[str, Any]]],
             rows.append((f"rebuild `{view}`", f, ", ".join(
                 f"{t} {n:,}" for t, n in f["rows"].items()),
                 "**met**" if f["events_per_s"] >= rebuild_target else "**not met**"))
-        rows.append(("rebuild all views, one after another", rb["all"],
-                     f"{sum(n for t in rb['all']['rows'].values() for n in t.values()):,}", ""))
+        rows.append(("rebuild all views in one pass (`ledger rebuild`)", rb["all"],
+                     f"{sum(n for t in rb['all']['rows'].values() for n in t.values()):,}",
+                     "**met**" if rb["all"]["events_per_s"] >= rebuild_target
+                     else "**not met**"))
         for what, f, written, met in rows:
             spread = (f"{f['worst_events_per_s']:,.0f} to {f['best_events_per_s']:,.0f}"
                       if len(f.get("runs", ())) > 1 else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from domain.exceptions import InvalidValue
 from domain.values import MeasurementPeriod
@@ -80,6 +81,7 @@ def _month_after(first_of_month: date) -> date:
     return date(first_of_month.year, first_of_month.month + 1, 1)
 
 
+@lru_cache(maxsize=4096)
 def period_of_label(label: str) -> Period:
     """Return the period a label names, whatever its kind (the formats differ)."""
     for kind in MeasurementPeriod:

@@ -88,17 +88,10 @@ class AuditProjection(LedgerProjection[AuditView]):
         contract = rows["contracts"].get(contract_id)
         provenance = event.provenance
         effective = effective_date_of(event)
-        rows["entries"].put({
-            "position": self.position,
-            "contract_id": contract_id,
-            "vendor_id": contract["vendor_id"] if contract else "",
-            "version": event.originator_version,
-            "event_type": type(event).__name__,
-            "actor_id": provenance.actor_id,
-            "actor_role": provenance.actor_role,
-            "recorded_at": instant(event.timestamp),
-            "effective_date": effective.isoformat() if effective else None,
-            "reason": reason_of(event),
-            "correlation_id": provenance.correlation_id,
-        })
+        rows["entries"].append(  # in the order of the table's columns
+            self.position, contract_id, contract["vendor_id"] if contract else "",
+            event.originator_version, type(event).__name__, provenance.actor_id,
+            provenance.actor_role, instant(event.timestamp),
+            effective.isoformat() if effective else None, reason_of(event),
+            provenance.correlation_id)
 

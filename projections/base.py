@@ -227,9 +227,17 @@ class Session:
 
     @property
     def position(self) -> int:
+        return self._position("")
+
+    def locked_position(self) -> int:
+        """The position, locked until the transaction ends (writers of this generation
+        queue behind it on PostgreSQL; a SQLite writer holds the whole database)."""
+        return self._position(self.view.db.lock_clause(share=False))
+
+    def _position(self, lock: str) -> int:
         rows = self.execute(
             f"SELECT notification_id FROM {self.view.db.qualify(TRACKING_TABLE)} "
-            "WHERE view = %s AND generation = %s", (self.view.name, self.generation))
+            f"WHERE view = %s AND generation = %s{lock}", (self.view.name, self.generation))
         return int(rows[0]["notification_id"]) if rows else 0
 
     def track(self, tracking: Tracking, expected: int | None = None) -> None:
@@ -286,6 +294,7 @@ class Rows:
         self.key, self.columns = definition.key, definition.names
         self._rows: dict[tuple[Any, ...], dict[str, Any] | None] = {}
         self._dirty: set[tuple[Any, ...]] = set()
+        self._appended: list[tuple[Any, ...]] = []
 
     def get(self, *key: Any) -> dict[str, Any] | None:
         if key not in self._rows:
@@ -329,6 +338,11 @@ class Rows:
         self._rows[key] = row
         self._dirty.add(key)
 
+    def append(self, *values: Any) -> None:
+        """Add a row (its values in column order) whose key is new to the table, such as
+        an audit entry's position: written at flush with neither lookup nor upsert."""
+        self._appended.append(values)
+
     def update(self, *key: Any, **changes: Any) -> dict[str, Any] | None:
         """Change some columns of an existing row; None (nothing done) if it is missing."""
         row = self.get(*key)
@@ -339,21 +353,24 @@ class Rows:
         return row
 
     def flush(self) -> None:
+        if self._appended:
+            self._insert(self._appended, "")
+            self._appended = []
         if not self._dirty:
             return
-        columns = self.columns
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in self.key)
-        conflict = f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {updates}"
+        updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c not in self.key)
         try:  # in key order, so that concurrent writers lock rows in one order
             keys = sorted(self._dirty)
         except TypeError:  # keys that do not compare (None, mixed types)
             keys = sorted(self._dirty, key=repr)
-        found = self._rows
-        rows = [row for row in map(found.__getitem__, keys) if row is not None]
-        values = [tuple(map(row.get, columns)) for row in rows]
+        rows = [row for row in map(self._rows.__getitem__, keys) if row is not None]
         self._dirty.clear()
-        if not values:
-            return
+        if rows:
+            self._insert([tuple(map(row.get, self.columns)) for row in rows],
+                         f"ON CONFLICT ({', '.join(self.key)}) DO UPDATE SET {updates}")
+
+    def _insert(self, values: list[tuple[Any, ...]], conflict: str) -> None:
+        columns = ", ".join(self.columns)
         if self.session.view.db.dialect == "postgresql":
             # One statement for the whole batch: the rows go as one array per column,
             # which is far cheaper, for the driver and the server, than a statement per
@@ -361,13 +378,12 @@ class Rows:
             types = _column_types(self.session.view.tables[self.table])
             arrays = ", ".join(f"%b::{t}[]" for t in types)
             self.session.execute(
-                f"INSERT INTO {{{self.table}}} ({', '.join(columns)}) "
-                f"SELECT * FROM unnest({arrays}) {conflict}",
-                [_homogeneous(column) for column in zip(*values, strict=True)])
+                f"INSERT INTO {{{self.table}}} ({columns}) SELECT * FROM unnest({arrays}) "
+                f"{conflict}", [_homogeneous(column) for column in zip(*values, strict=True)])
             return
         self.session.executemany(
-            f"INSERT INTO {{{self.table}}} ({', '.join(columns)}) "
-            f"VALUES ({', '.join(['%s'] * len(columns))}) {conflict}", values)
+            f"INSERT INTO {{{self.table}}} ({columns}) "
+            f"VALUES ({', '.join(['%s'] * len(self.columns))}) {conflict}", values)
 
 
 class View(TrackingRecorder):
@@ -581,6 +597,13 @@ class LedgerProjection(Projection[TView], Generic[TView]):
         """Fold a batch of (position, event) into session's generation and record tracking
         (the last position the batch covered, folded or not) in the same transaction;
         raise PositionMoved if the view was not at position expected."""
+        # Lock the position first: a second writer of the same batch waits here until the
+        # first commits, then finds the position moved (rather than failing on a key).
+        current = session.locked_position()
+        moved = current != expected if expected is not None \
+            else current >= tracking.notification_id
+        if moved:
+            raise PositionMoved(f"{self.view.name} is at position {current} already")
         batch = self.begin(session, [event for _, event in events])
         for self.position, domain_event in events:
             self.fold(domain_event, batch)

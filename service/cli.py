@@ -84,12 +84,12 @@ def rebuild_views(names: tuple[str, ...]) -> None:
     ledger = build_ledger(settings)
     try:
         projections = {p.name: p for p in build_projections(build_views(ledger))}
-        head = ledger.recorder.max_notification_id() or 0
-        for name in names or tuple(VIEWS):
-            with click.progressbar(length=head, label=f"rebuilding {name}",
-                                   file=sys.stderr) as bar:
-                count = rebuild(ledger, projections[name], on_progress=bar.update)
-            click.echo(f"rebuilt {name}: {count} events")
+        chosen = [projections[name] for name in dict.fromkeys(names or VIEWS)]
+        label = f"rebuilding {', '.join(p.name for p in chosen)}"
+        with click.progressbar(length=ledger.recorder.max_notification_id() or 0,
+                               label=label, file=sys.stderr) as bar:
+            count = rebuild(ledger, *chosen, on_progress=bar.update)
+        click.echo(f"rebuilt {', '.join(p.name for p in chosen)}: {count} events")
     finally:
         ledger.close()
 

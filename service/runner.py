@@ -112,18 +112,18 @@ class Catcher:
         return events
 
     def apply(self, projection: LedgerProjection[Any], notifications: Sequence[Notification],
-              expected: int, cache: dict[int, Any], generation: int | None = None,
-              session: Any = None) -> int:
+              expected: int, cache: dict[int, Any], generation: int | None = None) -> int:
         """Fold notifications (all after position expected) into the projection's view in
         one transaction; return its new position."""
         events = self.decode(notifications, projection, cache)
         tracking = Tracking(self.ledger.name, notifications[-1].id)
-        if session is not None:
+        with projection.view.writing(generation) as session:
+            self.prepare(session)
             projection.process(session, events, tracking, expected=expected)
-        else:
-            with projection.view.writing(generation) as own:
-                projection.process(own, events, tracking, expected=expected)
         return tracking.notification_id
+
+    def prepare(self, session: Any) -> None:
+        """Set up a batch's transaction (nothing to do for the live views)."""
 
 
 def _positions(projections: Sequence[LedgerProjection[Any]]) -> dict[str, int]:
@@ -284,34 +284,42 @@ def follower_for(ledger: ContractLedger) -> Follower:
     return SQLiteFollower(ledger.recorder.datastore.pool.db_name)  # type: ignore[attr-defined]
 
 
-def rebuild(ledger: ContractLedger, projection: LedgerProjection[Any], *,
+def rebuild(ledger: ContractLedger, *projections: LedgerProjection[Any],
             batch_size: int = 2000, on_progress: Callable[[int], None] | None = None) -> int:
-    """Rebuild a view from position zero into a fresh generation while the live one keeps
-    serving; make it the one readers use once it has caught up with the live one (so the
+    """Rebuild views from position zero, each into a fresh generation while its live one
+    keeps serving, in one pass over the log (each event is decoded once for all of them);
+    make each the one readers use once it has caught up with its live one (so the
     position readers see never goes back). Return the number of notifications read."""
-    view = projection.view
     catcher = _RebuildCatcher(ledger, batch_size)
-    generation = view.new_generation()
-    # The new generation's secondary indexes are built once at the end, from the full
-    # tables, instead of growing by one entry per row written.
-    indexes = view._index_ddl(generation)
-    _execute(view, [f"DROP INDEX IF EXISTS {name}" for name, _ in indexes])
+    generations: dict[LedgerProjection[Any], int] = {}
+    indexes: dict[LedgerProjection[Any], list[tuple[str, str]]] = {}
+    for projection in projections:
+        view = projection.view
+        generations[projection] = generation = view.new_generation()
+        # The new generation's secondary indexes are built once at the end, from the full
+        # tables, instead of growing by one entry per row written.
+        indexes[projection] = view._index_ddl(generation)
+        _execute(view, [f"DROP INDEX IF EXISTS {name}" for name, _ in indexes[projection]])
     position, total = 0, 0
-    while True:
+    while generations:
         while notifications := catcher.select(position):
-            position = catcher.apply(projection, notifications, position, {}, generation)
+            cache: dict[int, Any] = {}
+            for projection, generation in generations.items():
+                catcher.apply(projection, notifications, position, cache, generation)
+            position = notifications[-1].id
             total += len(notifications)
             if on_progress:
                 on_progress(len(notifications))
-        if indexes:
-            _execute(view, [statement for _, statement in indexes])
-            indexes = []
-        # The live generation may have moved on meanwhile: swap only if it has not,
-        # else catch up again (the rebuild folds far faster than commands arrive).
-        if view.swap(generation, position):
-            break
-    view.drop_stale_generations()
-    log.info("rebuilt %s to position %d (generation %d)", view.name, position, generation)
+        for projection, generation in list(generations.items()):
+            view = projection.view
+            _execute(view, [statement for _, statement in indexes.pop(projection, [])])
+            # The live generation may have moved on meanwhile: swap only if it has not,
+            # else catch up again (a rebuild folds far faster than commands arrive).
+            if view.swap(generation, position):
+                view.drop_stale_generations()
+                del generations[projection]
+                log.info("rebuilt %s to position %d (generation %d)", view.name, position,
+                         generation)
     return total
 
 
@@ -321,19 +329,9 @@ class _RebuildCatcher(Catcher):
     rows and position together, and the rebuild is started again anyway); the swap that
     makes the generation live is an ordinary, durable commit, which flushes them all."""
 
-    def apply(self, projection: LedgerProjection[Any], notifications: Sequence[Notification],
-              expected: int, cache: dict[int, Any], generation: int | None = None,
-              session: Any = None) -> int:
-        if session is not None or generation is None or not isinstance(
-                projection.view.db, PostgresDatabase):
-            return super().apply(projection, notifications, expected, cache, generation,
-                                 session)
-        events = self.decode(notifications, projection, cache)
-        tracking = Tracking(self.ledger.name, notifications[-1].id)
-        with projection.view.writing(generation) as own:
-            own.cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            projection.process(own, events, tracking, expected=expected)
-        return tracking.notification_id
+    def prepare(self, session: Any) -> None:
+        if isinstance(session.view.db, PostgresDatabase):
+            session.cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _execute(view: View, statements: Sequence[str]) -> None:
