@@ -121,9 +121,10 @@ class SQLiteDatabase(Database):
         with self.datastore.get_connection(commit=write) as connection:
             raw: sqlite3.Connection = connection._sqlite_conn
             cursor = raw.cursor()
-            # IMMEDIATE: take the write lock up front; a deferred transaction that reads
-            # first and writes later can fail when another writer went in between.
-            cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            if write:
+                self._begin_immediate(cursor)
+            else:
+                cursor.execute("BEGIN")
             try:
                 yield _SQLiteCursor(cursor)
             except BaseException:
@@ -136,6 +137,26 @@ class SQLiteDatabase(Database):
                     raw.rollback()
             finally:
                 cursor.close()
+
+    def _begin_immediate(self, cursor: sqlite3.Cursor) -> None:
+        # IMMEDIATE: take the write lock up front; a deferred transaction that reads
+        # first and writes later can fail when another writer went in between. SQLite's
+        # own wait for the lock sleeps longer and longer (to 100 ms a time) while the
+        # web workers keep taking it: ask often instead, so the views stay close behind.
+        timeout = self.datastore.pool.lock_timeout or 5  # seconds, as sqlite3.connect's
+        deadline = time.monotonic() + timeout
+        cursor.execute("PRAGMA busy_timeout = 2")
+        try:
+            while True:
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as error:
+                    if "locked" not in str(error) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.0005)
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
     def qualify(self, table: str) -> str:
         return f'"{table}"'

@@ -26,7 +26,7 @@ class Settings:
     aggregate_cache_size: int = 1000
     dispute_window_days: int = 30
     read_wait_seconds: float = 2.0
-    projection_poll_seconds: float = 0.05
+    projection_poll_seconds: float = 0.02
     projection_batch_size: int = 1000
 
     @classmethod
