@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import date
+from functools import cache
 from typing import Any
 
 from domain.contract import Contract
@@ -23,20 +25,16 @@ def effective_date_of(event: Any) -> date | None:
     about, or else the day the thing it records happened. None for acts with no business
     date (a renewal, say: its new end applies on every day)."""
     state = vars(event)
-    for name in _EFFECTIVE_FIELDS:
-        if isinstance(state.get(name), date):
-            return state[name]
-    for name in _NESTED:
-        start = getattr(state.get(name), "effective_from", None)
-        if isinstance(start, date):
-            return start
-    label = state.get("period")
-    if isinstance(label, str):
-        with contextlib.suppress(InvalidValue):
-            return period_of_label(label).start
-    for name in _HAPPENED_FIELDS:
-        if isinstance(state.get(name), date):
-            return state[name]
+    for kind, name in _plan(event.__class__).dates:
+        value = state.get(name)
+        if kind == "nested":
+            value = getattr(value, "effective_from", None)
+        elif kind == "period" and isinstance(value, str):
+            with contextlib.suppress(InvalidValue):
+                return period_of_label(value).start
+            continue
+        if isinstance(value, date):
+            return value
     return None
 
 
@@ -44,12 +42,32 @@ def reason_of(event: Any) -> str | None:
     """Why a person decided what the event records, if they had to say (also a reason
     inside what it defines, such as a manual exit trigger's)."""
     state = vars(event)
-    for holder in (state, *(vars(state[n]) for n in _NESTED
-                           if hasattr(state.get(n), "__dict__"))):
-        for name in _REASON_FIELDS:
-            if isinstance(holder.get(name), str):
-                return str(holder[name])
+    for nested, name in _plan(event.__class__).reasons:
+        value = getattr(state.get(nested), name, None) if nested else state.get(name)
+        if isinstance(value, str):
+            return value
     return None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    dates: tuple[tuple[str, str], ...]  # (how to read it, field), in order of precedence
+    reasons: tuple[tuple[str, str], ...]  # (nested field or "", field)
+
+
+@cache
+def _plan(event_class: Any) -> _Plan:
+    # Which of the candidate fields an event class has: worked out once per class, as
+    # views ask it of every event (of a class that declares no fields: every candidate).
+    names = {f.name for f in fields(event_class)} if is_dataclass(event_class) else {
+        *_EFFECTIVE_FIELDS, *_NESTED, "period", *_HAPPENED_FIELDS, *_REASON_FIELDS}
+    dates = [("own", n) for n in _EFFECTIVE_FIELDS if n in names]
+    dates += [("nested", n) for n in _NESTED if n in names]
+    dates += [("period", "period")] if "period" in names else []
+    dates += [("own", n) for n in _HAPPENED_FIELDS if n in names]
+    reasons = [("", n) for n in _REASON_FIELDS if n in names]
+    reasons += [(nested, n) for nested in _NESTED if nested in names for n in _REASON_FIELDS]
+    return _Plan(tuple(dates), tuple(reasons))
 
 EVENT_TYPES: frozenset[str] = frozenset(
     name for name, member in vars(Contract).items()

@@ -8,8 +8,8 @@ and never needs the event positions to be contiguous.
 Each view has generations: its tables are named `view_<name>_<table>_g<N>` and the
 `ledger_views` table names the generation readers use. Rebuilding fills a fresh
 generation from position zero while the live one keeps serving, and switches readers
-over in the transaction that brings the new one up to the head of the ledger: readers
-never see an empty or half-built view.
+over, in one transaction, once the new one has caught up with the live one: readers
+never see an empty or half-built view, nor a position going back.
 
 SQL is written once, with `%s` placeholders and `{table}` names, for SQLite and
 PostgreSQL alike; `Database` adapts it to each.
@@ -23,7 +23,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import singledispatchmethod
 from threading import Event
 from typing import Any, ClassVar, Generic, TypeVar
@@ -576,7 +576,10 @@ def conditions(*tests: tuple[str, str, Any]) -> tuple[list[str], list[Any]]:
 
 def instant(moment: datetime) -> str:
     """An instant as the views store it: fixed width UTC, so that it compares as text."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    text = moment.isoformat(timespec="microseconds")  # several times faster than strftime
+    if text.endswith("+00:00"):
+        return text[:-6] + "Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def create_registry(cursor: Cursor, db: Database) -> None:
