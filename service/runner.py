@@ -39,6 +39,7 @@ from projections.base import (
 from projections.contracts import ContractsProjection, ContractsView
 from projections.scorecard import ScorecardProjection, ScorecardView
 from service.application import ContractLedger
+from service.storage import LedgerPostgresRecorder
 
 log = logging.getLogger("ledger.runner")
 
@@ -53,7 +54,7 @@ VIEWS: dict[str, tuple[type[View], type[LedgerProjection[Any]]]] = {
 def database_of(ledger: ContractLedger) -> Database:
     """The views' connection: the event store's own database and pool."""
     datastore: Any = ledger.recorder.datastore  # type: ignore[attr-defined]
-    if ledger.recorder.__class__.__name__.startswith("LedgerPostgres"):
+    if isinstance(ledger.recorder, LedgerPostgresRecorder):
         return PostgresDatabase(datastore)
     return SQLiteDatabase(datastore)
 
@@ -195,7 +196,7 @@ class ProjectionRunner:
                     follower.wait(self.poll_interval, self.stopping)
 
     def start(self, follower: Follower) -> threading.Thread:
-        """Run in a background thread (tests, and `ledger up`'s single process)."""
+        """Run in a background thread (tests; a process that embeds the runner)."""
         thread = threading.Thread(target=self.run_forever, args=(follower,),
                                   name="projection-runner", daemon=True)
         thread.start()
