@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, jsonify, send_from_directory
+from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 
 from service.http.plumbing import ledger
 from service.http.problems import PROBLEM_BASE, PROBLEM_TYPES, Problem
@@ -28,9 +28,13 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Say whether the database answers."""
-    ledger().recorder.max_notification_id()  # raises -> 503 problem when the DB is down
-    return jsonify({"status": "ready"})
+    """Say whether the database answers, and how far behind the ledger each view is."""
+    # Raises -> 503 problem when the DB is down.
+    head = ledger().recorder.max_notification_id() or 0
+    views = {name: view.position() for name, view in current_app.extensions["views"].items()}
+    return jsonify({"status": "ready", "position": head, "views": {
+        name: {"position": position, "behind": max(0, head - position)}
+        for name, position in views.items()}})
 
 
 @bp.get("/openapi.yaml")

@@ -1286,3 +1286,22 @@ class TestReadYourWrites:
             (item,) = listed
             assert (item["version"], item["value"]["amount"]) == (2, f"{n + 1}00.00")
             assert types == ["ContractDrafted", "TermsAmended"]
+
+
+class TestReadiness:
+    def test_readiness_says_how_far_behind_each_view_is(self, api: Api, anonymous: Api,
+                                                        runner: Any) -> None:
+        # Given a write the views have processed
+        written = api.draft()
+        ok(api.read("/v1/audit?limit=1&changes=false", written))
+        # When anyone asks whether the service is ready
+        ready = anonymous.get("/readyz")
+        # Then each view says its position and how many positions it is behind the head
+        assert ready.status_code == 200
+        body = ready.json
+        assert body["status"] == "ready"
+        assert body["position"] >= int(written.headers["Ledger-Position"])
+        assert set(body["views"]) == {"contracts", "scorecard", "audit"}
+        for view in body["views"].values():
+            assert view["position"] >= int(written.headers["Ledger-Position"])
+            assert view["behind"] == max(0, body["position"] - view["position"])
