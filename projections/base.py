@@ -425,26 +425,27 @@ class View(TrackingRecorder):
     def physical_name(self, table: str, generation: int) -> str:
         return f"view_{self.name}_{table}_g{generation}"
 
-    def _index_ddl(self, generation: int) -> list[tuple[str, str]]:
-        """(qualified index name, CREATE INDEX statement) of each secondary index of a
-        generation (a rebuild drops them while it fills the tables and creates them at the
-        end: one sorted build instead of an insert per row and index)."""
-        statements = []
+    def _create_indexes(self, cursor: Cursor, generation: int) -> None:
         for suffix, target in self.indexes.items():
             table, columns = target.split("(", 1)
             physical = self.physical_name(table.strip(), generation)
-            index = f"ix_{physical}_{suffix}"
-            statements.append((self.db.qualify(index),
-                               f'CREATE INDEX IF NOT EXISTS "{index}" ON '
-                               f"{self.db.qualify(physical)} ({columns}"))
-        return statements
+            cursor.execute(f'CREATE INDEX IF NOT EXISTS "ix_{physical}_{suffix}" ON '
+                           f"{self.db.qualify(physical)} ({columns}")
 
-    def _create_generation(self, cursor: Cursor, generation: int) -> None:
+    def create_indexes(self, generation: int) -> None:
+        """Create a generation's secondary indexes (idempotent): a rebuild fills its
+        tables first, then builds each index once from them, rather than growing it by
+        one entry per row written."""
+        with self.db.transaction(write=True) as cursor:
+            self._create_indexes(cursor, generation)
+
+    def _create_generation(self, cursor: Cursor, generation: int,
+                           indexes: bool = True) -> None:
         for table, definition in self.tables.items():
             name = self.db.qualify(self.physical_name(table, generation))
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {name} ({definition.ddl()})")
-        for _, statement in self._index_ddl(generation):
-            cursor.execute(statement)
+        if indexes:
+            self._create_indexes(cursor, generation)
         cursor.execute(
             f"INSERT INTO {self.db.qualify(TRACKING_TABLE)} "
             "(view, generation, application_name, notification_id) VALUES (%s, %s, %s, 0) "
@@ -469,8 +470,9 @@ class View(TrackingRecorder):
                                " VALUES (%s, %s)", (self.name, 1))
 
     def new_generation(self) -> int:
-        """Create empty tables for a rebuild; drop those a crashed rebuild left behind
-        (one rebuild of a view at a time)."""
+        """Create empty tables for a rebuild, without their secondary indexes (see
+        create_indexes); drop those a crashed rebuild left behind (one rebuild of a view
+        at a time)."""
         self.drop_stale_generations()
         with self.db.transaction(write=True) as cursor:
             cursor.execute(f"SELECT MAX(generation) AS g FROM {self.db.qualify(TRACKING_TABLE)}"
@@ -478,7 +480,7 @@ class View(TrackingRecorder):
             row = cursor.fetchone()
             generation = max(int(row["g"] or 0) if row else 0,
                              self._active_generation(cursor)) + 1
-            self._create_generation(cursor, generation)
+            self._create_generation(cursor, generation, indexes=False)
         return generation
 
     def swap(self, generation: int, position: int) -> bool:

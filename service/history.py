@@ -25,14 +25,16 @@ def changes(ledger: ContractLedger, contract_id: UUID,
         wanted = set(run)
         events: Iterable[Any] = ledger.events.get(contract_id, gt=run[0] - 1, lte=run[-1])
         for event in events:
+            if event.originator_version not in wanted:  # walked past: nothing to show
+                contract = event.mutate(contract)
+                continue
             # Both sides judged as of the day the event was recorded, so that overdue
             # flags changed by the passing of time do not show as the event's doing.
             day = event.timestamp.date()
             before = _state(contract, day)
             contract = event.mutate(contract)
-            if event.originator_version in wanted:
-                patches[event.originator_version] = jsonpatch.make_patch(
-                    before, _state(contract, day)).patch
+            patches[event.originator_version] = jsonpatch.make_patch(
+                before, _state(contract, day)).patch
     return patches
 
 

@@ -292,15 +292,7 @@ def rebuild(ledger: ContractLedger, *projections: LedgerProjection[Any],
     make each the one readers use once it has caught up with its live one (so the
     position readers see never goes back). Return the number of notifications read."""
     catcher = _RebuildCatcher(ledger, batch_size)
-    generations: dict[LedgerProjection[Any], int] = {}
-    indexes: dict[LedgerProjection[Any], list[tuple[str, str]]] = {}
-    for projection in projections:
-        view = projection.view
-        generations[projection] = generation = view.new_generation()
-        # The new generation's secondary indexes are built once at the end, from the full
-        # tables, instead of growing by one entry per row written.
-        indexes[projection] = view._index_ddl(generation)
-        _execute(view, [f"DROP INDEX IF EXISTS {name}" for name, _ in indexes[projection]])
+    generations = {projection: projection.view.new_generation() for projection in projections}
     position, total = 0, 0
     while generations:
         while notifications := catcher.select(position):
@@ -313,7 +305,7 @@ def rebuild(ledger: ContractLedger, *projections: LedgerProjection[Any],
                 on_progress(len(notifications))
         for projection, generation in list(generations.items()):
             view = projection.view
-            _execute(view, [statement for _, statement in indexes.pop(projection, [])])
+            view.create_indexes(generation)
             # The live generation may have moved on meanwhile: swap only if it has not,
             # else catch up again (a rebuild folds far faster than commands arrive).
             if view.swap(generation, position):
@@ -333,11 +325,3 @@ class _RebuildCatcher(Catcher):
     def prepare(self, session: Any) -> None:
         if isinstance(session.view.db, PostgresDatabase):
             session.cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
-def _execute(view: View, statements: Sequence[str]) -> None:
-    """Run statements in one write transaction on the view's database."""
-    if statements:
-        with view.db.transaction(write=True) as cursor:
-            for statement in statements:
-                cursor.execute(statement)

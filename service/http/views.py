@@ -81,13 +81,14 @@ def vendor_scorecard(vendor_id: str) -> Response:
     """A vendor's scorecard across its contracts."""
     principal().require(READ_CONTRACTS)
     query = parse_query(schemas.ScorecardQuerySchema)
-    if not is_slug(vendor_id):  # no vendor has such an id
-        raise ContractNotFound(f"no vendor {vendor_id!r} with contracts")
     scope = principal().vendor_scope
+    # No vendor has a non-slug id; a vendor token sees no other vendor's.
+    if not is_slug(vendor_id) or scope not in (None, vendor_id):
+        raise ContractNotFound(f"no vendor {vendor_id!r} with contracts")
     view: ScorecardView = _view("scorecard")
     position, card = read(view, lambda s: view.scorecard(s, vendor_id),
                           query.get("min_position"))
-    if card is None or (scope is not None and scope != vendor_id):
+    if card is None:
         raise ContractNotFound(f"no vendor {vendor_id!r} with contracts")
     response = jsonify({**card, "position": position})
     response.headers[POSITION_HEADER] = str(position)
@@ -131,7 +132,7 @@ def _audit(query: dict[str, Any], contract_id: UUID | None) -> Response:
     if not known:
         raise ContractNotFound(f"no contract {contract_id}")
     rows, more = rows[:limit], len(rows) > limit
-    patches = _changes(rows) if query["changes"] else {}
+    patches = _changes(rows) if query["changes"] else None
     items = [_entry(row, patches) for row in rows]
     return page(items, int(rows[-1]["position"]) if more else None, position, query)
 
@@ -145,7 +146,8 @@ def _changes(rows: list[dict[str, Any]]) -> dict[tuple[str, int], Any]:
             for version, patch in changes(ledger(), UUID(contract_id), versions).items()}
 
 
-def _entry(row: dict[str, Any], patches: dict[tuple[str, int], Any]) -> dict[str, Any]:
+def _entry(row: dict[str, Any],
+           patches: dict[tuple[str, int], Any] | None) -> dict[str, Any]:
     contract_id, version = row["contract_id"], int(row["version"])
     entry = {
         "position": int(row["position"]),
@@ -160,8 +162,8 @@ def _entry(row: dict[str, Any], patches: dict[tuple[str, int], Any]) -> dict[str
         "contract_at_version": url_for("contracts.get_contract", contract_id=contract_id,
                                        version=version),
     }
-    if patches:
-        entry["changes"] = patches.get((contract_id, version), [])
+    if patches is not None:
+        entry["changes"] = patches[(contract_id, version)]
     return entry
 
 
@@ -183,16 +185,14 @@ def valid_key(key: Any, sort: str) -> bool:
     try:
         match sort.lstrip("-"):
             case "value":
-                return Decimal(value).is_finite()
+                if not Decimal(value).is_finite():
+                    return False
             case "term_end" | "notice_deadline":
                 date.fromisoformat(value)
             case "drafted_at" | "updated_at":
                 datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ")
-    except (ValueError, ArithmeticError):
-        return False
-    try:
         UUID(key[1])
-    except ValueError:
+    except (ValueError, ArithmeticError):
         return False
     return "\x00" not in value
 

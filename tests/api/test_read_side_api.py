@@ -512,6 +512,14 @@ class TestPagingContracts:
         response = api.get(f"/v1/contracts?q={word}&limit=2&cursor={tampered(cursor, key)}")
         assert pointers(response) == ["/cursor"]
 
+    @pytest.mark.parametrize("key", [["1", "not-a-contract-id"], ["1", "\x00"]])
+    def test_a_value_sorted_cursor_with_a_bad_contract_id_is_a_422(self, api: Api, seven: Any,
+                                                                   key: Any) -> None:
+        word, _, last = seven
+        query = f"/v1/contracts?q={word}&limit=2&sort=value"
+        cursor = ok(api.read(query, last))["next_cursor"]
+        assert pointers(api.get(f"{query}&cursor={tampered(cursor, key)}")) == ["/cursor"]
+
 
 class TestContractListErrors:
     @pytest.mark.parametrize(("query", "pointer"), [
