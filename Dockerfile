@@ -33,7 +33,8 @@ RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb')); p
 
 # The package itself (not editable): it provides the `ledger` console script. The code
 # that runs is the tree under /app in the runtime stage (PYTHONPATH=/app comes first).
-COPY README.md ./
+# service/openapi.yaml links to ./openapi.yaml, which the wheel ships as package data.
+COPY README.md LICENSE openapi.yaml ./
 COPY domain/ domain/
 COPY projections/ projections/
 COPY service/ service/
@@ -57,12 +58,13 @@ RUN groupadd --system --gid 10001 ledger \
 COPY --from=build /opt/venv /opt/venv
 
 WORKDIR /app
-# The source tree at /app: the service reads /app/openapi.yaml next to its packages.
+# The source tree at /app: the service reads service/openapi.yaml, a link to
+# /app/openapi.yaml.
 # Files stay owned by root, so the app user cannot change its own code.
 COPY domain/ domain/
 COPY projections/ projections/
 COPY service/ service/
-COPY openapi.yaml pyproject.toml README.md constraints.txt ./
+COPY openapi.yaml pyproject.toml README.md LICENSE constraints.txt ./
 
 # Precompile the tree (the app user cannot write bytecode next to it). The default
 # SQLite store is sqlite:///var/ledger.db, relative to /app. gunicorn puts its control

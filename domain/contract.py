@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
@@ -12,6 +13,7 @@ from eventsourcing.utils import get_topic
 
 from domain.chain import GENESIS_HASH, HASH_FIELD, event_hash, plain_value
 from domain.credits import (
+    FEE_CONTEXT,
     ExitTrigger,
     Fees,
     IncentiveRule,
@@ -47,6 +49,7 @@ from domain.exceptions import (
     NoticeDeadlinePassed,
     PerformanceAlreadyReported,
     PeriodAlreadyClosed,
+    PeriodNotInService,
     PeriodNotOver,
     RuleAlreadyDefined,
     RuleRetired,
@@ -102,7 +105,11 @@ class Contract(Aggregate):
     Invariants:
     - the term ends after it starts, and the notice period is shorter than the term;
     - the contract value is never negative and never a float;
-    - activation needs an exit plan, at least one SLA metric in force and a point of contact;
+    - activation needs an exit plan, an SLA metric in force on the activation date and a
+      point of contact;
+    - a period earns credits and bonuses only if the contract was in service in it, and is
+      judged by what applied on its first day in service;
+    - fees follow the term: the value is charged over the term's days, and nothing else;
     - amendments and SLA changes take effect within the term, never before it starts;
     - a terminated contract accepts no further act;
     - every event links to its predecessor by SHA-256 (a hash chain per contract).
@@ -576,22 +583,41 @@ class Contract(Aggregate):
         if changes.title is not None:
             check_text(changes.title, "title", 200)
         if changes.value is not None:
-            _check_value(changes.value)
+            _check_value(changes.value, "/changes/value")
             if changes.value.currency != self.value.currency:
-                raise InvalidValue(f"the contract's currency stays {self.value.currency}")
+                raise InvalidValue(f"the contract's currency stays {self.value.currency}",
+                                   "/changes/value/currency")
         for objective in changes.objectives or ():
             check_text(objective, "objective", 500)
         # Building the new term validates it (end after start, notice shorter than term).
-        new_term = self._term_after(changes)
+        try:
+            new_term = self._term_after(changes)
+        except InvalidValue as error:  # the term's fields are the body's `changes`
+            raise error.within("/changes") from None
         if changes.end is not None and changes.end < effective_date:
             raise EffectiveDateOutOfTerm("the new end date is before the amendment takes effect")
-        del new_term
+        if changes.value is not None or changes.end is not None:
+            self._check_fees_not_negative(new_term, changes, effective_date)
         self._amend_terms(
             changes=changes,
             rationale=rationale,
             effective_date=effective_date,
             provenance=provenance,
         )
+
+    def _check_fees_not_negative(self, term: Term, changes: TermChanges,
+                                 effective_date: date) -> None:
+        # The value in force is what the whole term costs: what the term charged before an
+        # amendment stands, so a value below it would need negative fees from then on.
+        amendments = [*self.amendments, {"version": self.version + 1,
+                                         "effective_date": effective_date,
+                                         "changes": changes.changed()}]
+        for since, rate in _daily_rates(term, self._drafted_value.amount, amendments):
+            if rate < 0:
+                raise InvalidValue(
+                    f"from {since} the term would charge less than nothing: the contract "
+                    f"value must not fall below what the term charged before then",
+                    "/changes/value" if changes.value is not None else "/changes/end")
 
     def _term_after(self, changes: TermChanges) -> Term:
         return Term(
@@ -676,7 +702,11 @@ class Contract(Aggregate):
         self._check_within_term(effective_from, "effective from")
         named = [c.metric_id for c in target_changes] + list(retired_metric_ids)
         if len(set(named)) != len(named):
-            raise InvalidValue("each metric may appear only once in an SLA amendment")
+            repeat = next(n for n, metric_id in enumerate(named) if metric_id in named[:n])
+            raise InvalidValue(
+                "each metric may appear only once in an SLA amendment",
+                f"/target_changes/{repeat}/metric_id" if repeat < len(target_changes)
+                else f"/retired_metric_ids/{repeat - len(target_changes)}")
         for metric_id in named:
             self._check_metric_amendable(metric_id, effective_from)
         self._amend_sla(
@@ -737,20 +767,23 @@ class Contract(Aggregate):
     # -- lifecycle -------------------------------------------------------------------
 
     def activate(self, effective_date: date, provenance: Provenance) -> None:
-        """Go live: needs an exit plan, an SLA metric in force and a point of contact."""
+        """Go live: needs an exit plan, an SLA metric in force on the activation date and a
+        point of contact."""
         self._check_not_terminated()
         if self.status is ContractStatus.ACTIVE:
             raise ContractAlreadyActive("the contract is already active")
+        self._check_within_term(effective_date, "activation date")
         missing = []
         if self.exit_plan is None:
             missing.append("exit plan")
-        if not self.metrics_in_force():
-            missing.append("SLA metric")
+        # A metric that takes effect later (or was retired by then) measures nothing yet.
+        if not any(self.target_on(metric_id, effective_date) is not None
+                   for metric_id in self.sla_metrics):
+            missing.append(f"SLA metric in force on {effective_date.isoformat()}")
         if self.point_of_contact is None:
             missing.append("point of contact")
         if missing:
             raise ActivationRequirementsMissing(missing)
-        self._check_within_term(effective_date, "activation date")
         self._activate(effective_date=effective_date, provenance=provenance)
 
     @event(ContractActivated)
@@ -930,19 +963,20 @@ class Contract(Aggregate):
         self.retired_rules[rule_id] = effective_from
 
     def _check_caps_currency(self, rule: Any) -> None:
-        for cap in (rule.period_cap, rule.year_cap):
+        for name, cap in (("period_cap", rule.period_cap), ("year_cap", rule.year_cap)):
             if cap is not None and cap.amount is not None \
                     and cap.amount.currency != self.value.currency:
-                raise InvalidValue(f"cap amounts must be in {self.value.currency}")
+                raise InvalidValue(f"cap amounts must be in {self.value.currency}",
+                                   f"/{name}/amount/currency")
 
     def _rules_in_force(self, rules: dict[str, list[Any]], metric_id: str,
-                        period: Period) -> list[Any]:
+                        day: date) -> list[Any]:
         in_force = []
         for rule_id, versions in rules.items():
             retired = self.retired_rules.get(rule_id)
-            if retired is not None and retired <= period.start:
+            if retired is not None and retired <= day:
                 continue
-            applicable = [v for v in versions if v.effective_from <= period.start]
+            applicable = [v for v in versions if v.effective_from <= day]
             if applicable and applicable[-1].metric_id == metric_id:
                 in_force.append(applicable[-1])
         return in_force
@@ -1018,8 +1052,9 @@ class Contract(Aggregate):
         other amendable terms in force; the SLA metrics in force with their target that
         day; and the penalty and incentive rule versions in force (the latest version in
         force from day or before, not retired on or before day, bound to a metric in
-        force). Outside the term and once the termination took effect, no SLA metric
-        and no rule applies.
+        force). On a day the contract was not in service (outside the term, before the
+        activation date, once the termination took effect) no SLA metric and no rule
+        applies: no period is judged by such a day (see _first_day_in_service).
         """
         terms = self.terms_on(day)
         status = self.status_on(day)
@@ -1029,7 +1064,7 @@ class Contract(Aggregate):
         in_term = self.term.start <= day <= terms["end"]
         metrics: list[dict[str, Any]] = []
         rules: list[dict[str, Any]] = []
-        if in_term and status is not ContractStatus.TERMINATED:
+        if in_term and status is ContractStatus.ACTIVE:
             metrics = self._metrics_on(day)
             rules = self._rules_on(day, {m["metric_id"] for m in metrics})
         return {
@@ -1058,7 +1093,7 @@ class Contract(Aggregate):
         return metrics
 
     def _rules_on(self, day: date, metric_ids: set[str]) -> list[dict[str, Any]]:
-        # As _rules_in_force decides for a period starting on day.
+        # As _rules_in_force decides for a period first in service on day.
         rules = []
         for kind, rules_of_kind in (("penalty", self.penalty_rules),
                                     ("incentive", self.incentive_rules)):
@@ -1081,14 +1116,52 @@ class Contract(Aggregate):
         return year
 
     def _fees(self, period: Period) -> tuple[Fees, int]:
-        # Fees are the contract value spread pro rata over the days of the term.
-        value = self.value_on(period.start)
-        term_days = (self.term.end - self.term.start).days + 1
-        year = self.contract_year_of(period.start)
-        year_days = (_anniversary(self.term.start, year + 1)
-                     - _anniversary(self.term.start, year)).days
-        per_day = value.amount / term_days
-        return Fees(per_day * period.days, per_day * year_days, value.currency), year
+        # What the term charges for the period's days and its contract year's days inside
+        # the term: a period or year the term covers in part is charged for that part only.
+        rates = _daily_rates(self.term, self._drafted_value.amount, self.amendments)
+        year_first, year_last = self._contract_year_span(period.start)
+        return Fees(
+            period_fee=_charge(rates, self.term, period.start, period.end),
+            year_fee=_charge(rates, self.term, year_first, year_last),
+            currency=self.value.currency,
+            period_days=period.days,
+            period_days_in_term=_days_in_term(self.term, period.start, period.end),
+            year_days=(year_last - year_first).days + 1,
+            year_days_in_term=_days_in_term(self.term, year_first, year_last),
+        ), self.contract_year_of(period.start)
+
+    def _contract_year_span(self, day: date) -> tuple[date, date]:
+        # The first and last day of the contract year day falls in (the first year for a
+        # day before the term); years count from the term start.
+        years = max(0, day.year - self.term.start.year)
+        while years > 0 and _anniversary(self.term.start, years) > day:
+            years -= 1
+        following = _anniversary(self.term.start, years + 1)
+        last = date.max if following == date.max else following - timedelta(days=1)
+        return _anniversary(self.term.start, years), last
+
+    def _first_day_in_service(self, period: Period) -> date | None:
+        """Return the first day of period on which the contract was in service (active:
+        from the activation date, within the term, before the termination took effect),
+        or None if it was in service on none of its days."""
+        if self.activated_on is None:
+            return None
+        first = max(period.start, self.activated_on, self.term.start)
+        last = min(period.end, self.term.end)
+        if self.termination is not None:
+            last = min(last, self.termination["effective_date"] - timedelta(days=1))
+        return first if first <= last else None
+
+    def _check_in_service(self, period: Period) -> date:
+        # No credit and no bonus for a period in which the contract was not in service.
+        first = self._first_day_in_service(period)
+        if first is None:
+            raise PeriodNotInService(
+                f"the contract was not in service in {period.label}: it is in service from "
+                f"its activation date ({self.activated_on})"
+                + (f" until its termination ({self.termination['effective_date']})"
+                   if self.termination is not None else ""))
+        return first
 
     def _parse_period(self, label: str, metric_id: str) -> Period:
         if metric_id not in self.sla_metrics:
@@ -1102,8 +1175,10 @@ class Contract(Aggregate):
                 f"a {kind.value} period") from None
         if period.end < self.term.start or period.start > self.term.end:
             raise EffectiveDateOutOfTerm(f"period {label} is outside the contract term")
-        if self.target_on(metric_id, period.start) is None:
-            raise SlaMetricNotInForce(f"SLA metric {metric_id!r} is not in force in {label}")
+        first = self._check_in_service(period)
+        if self.target_on(metric_id, first) is None:
+            raise SlaMetricNotInForce(
+                f"SLA metric {metric_id!r} is not in force in {label} (on {first})")
         return period
 
     def report_performance(self, report_id: str, period: str, values: tuple[MetricValue, ...],
@@ -1148,10 +1223,12 @@ class Contract(Aggregate):
                       source: str) -> dict[str, Period]:
         check_text(source, "source", 200)
         if not values:
-            raise InvalidValue("a report needs at least one metric value")
+            raise InvalidValue("a report needs at least one metric value", "/values")
         ids = [v.metric_id for v in values]
         if len(set(ids)) != len(ids):
-            raise InvalidValue("each metric may appear only once in a report")
+            repeat = next(n for n, metric_id in enumerate(ids) if metric_id in ids[:n])
+            raise InvalidValue("each metric may appear only once in a report",
+                               f"/values/{repeat}/metric_id")
         return {v.metric_id: self._parse_period(period, v.metric_id) for v in values}
 
     @event(PerformanceReported)
@@ -1183,14 +1260,15 @@ class Contract(Aggregate):
             raise PeriodAlreadyClosed(f"period {period} is closed already")
         if closing.end < self.term.start or closing.start > self.term.end:
             raise EffectiveDateOutOfTerm(f"period {period} is outside the contract term")
+        first = self._check_in_service(closing)
         self._close_period(period=period, measurement_period=measurement_period,
                            provenance=provenance)
         for metric in self.sla_metrics.values():
             key = _key(metric.metric_id, period)
             if (metric.measurement_period is not measurement_period or key in self.evaluations
-                    or self.target_on(metric.metric_id, closing.start) is None):
+                    or self.target_on(metric.metric_id, first) is None):
                 continue
-            rules = self._rules_in_force(self.penalty_rules, metric.metric_id, closing)
+            rules = self._rules_in_force(self.penalty_rules, metric.metric_id, first)
             if any(r.missing_data is MissingData.BREACH for r in rules):
                 self._evaluate(metric.metric_id, closing, None, today, provenance)
             else:
@@ -1209,8 +1287,10 @@ class Contract(Aggregate):
     def _evaluate(self, metric_id: str, period: Period, value: Decimal | None, today: date,
                   provenance: Provenance) -> None:
         metric = self.sla_metrics[metric_id]
-        target = self.target_on(metric_id, period.start)
-        assert target is not None  # checked when the period was parsed
+        first = self._first_day_in_service(period)
+        assert first is not None  # checked when the period was parsed or closed
+        target = self.target_on(metric_id, first)
+        assert target is not None  # likewise
         if value is not None and is_met(metric.direction, target, value):
             self._sla_met(metric_id=metric_id, period=period.label, value=value, target=target,
                           provenance=provenance)
@@ -1218,7 +1298,7 @@ class Contract(Aggregate):
             self._sla_breached(metric_id=metric_id, period=period.label, value=value,
                                target=target, missing=value is None, provenance=provenance)
         fees, year = self._fees(period)
-        for rule in self._rules_in_force(self.penalty_rules, metric_id, period):
+        for rule in self._rules_in_force(self.penalty_rules, metric_id, first):
             if value is not None and is_met(metric.direction, target, value):
                 continue
             if value is None and rule.missing_data is not MissingData.BREACH:
@@ -1231,9 +1311,34 @@ class Contract(Aggregate):
                 rule_id=rule.rule_id, metric_id=metric_id, period=period.label,
                 contract_year=year, amount=calculation.amount, assessed_on=today,
                 calculation=_calculation_record(rule, calculation), provenance=provenance)
-        for incentive_rule in self._rules_in_force(self.incentive_rules, metric_id, period):
+        self._earn_incentives(metric_id, period, provenance)
+        # A period evaluated late may complete the run of periods that a later period's
+        # bonus needs: the later periods it is part of a run with are judged again.
+        longest = max((r.consecutive_periods for versions in self.incentive_rules.values()
+                       for r in versions), default=1)
+        later = period.next()
+        for _ in range(longest - 1):
+            if later is None or _key(metric_id, later.label) not in self.evaluations:
+                break
+            self._earn_incentives(metric_id, later, provenance)
+            later = later.next()
+        self._grant_earn_backs(metric_id, provenance)
+        self._fire_triggers(metric_id, period, provenance)
+
+    def _earn_incentives(self, metric_id: str, period: Period, provenance: Provenance) -> None:
+        # Each incentive rule in force earns its bonus for a period once (a correction
+        # reverses it first, so the period is judged anew).
+        first = self._first_day_in_service(period)
+        if first is None:
+            return
+        direction = self.sla_metrics[metric_id].direction
+        fees, year = self._fees(period)
+        for incentive_rule in self._rules_in_force(self.incentive_rules, metric_id, first):
+            if any(i["rule_id"] == incentive_rule.rule_id and i["period"] == period.label
+                   and i["status"] != "reversed" for i in self.incentives.values()):
+                continue
             values = self._recent_values(metric_id, period, incentive_rule.consecutive_periods)
-            earned = assess_incentive(incentive_rule, metric.direction, values, fees,
+            earned = assess_incentive(incentive_rule, direction, values, fees,
                                       self._earned(year))
             if earned is not None and earned.amount.amount > 0:
                 self._earn_incentive(
@@ -1243,8 +1348,6 @@ class Contract(Aggregate):
                     contract_year=year, amount=earned.amount,
                     calculation=_calculation_record(incentive_rule, earned),
                     provenance=provenance)
-        self._grant_earn_backs(metric_id, provenance)
-        self._fire_triggers(metric_id, period, provenance)
 
     @event(SlaMet)
     def _sla_met(self, metric_id: str, period: str, value: Decimal, target: Decimal,
@@ -1308,8 +1411,11 @@ class Contract(Aggregate):
                     or penalty["owed"].amount == 0:
                 continue
             rule = self.penalty_rules[penalty["rule_id"]]
-            versions = [r for r in rule
-                        if r.effective_from <= Period.parse(penalty["period"], kind).start]
+            # The version the penalty was judged by: in force on the period's first day
+            # in service (which may be after its first day).
+            judged_on = Period.parse(penalty["period"], kind)
+            judged_from = self._first_day_in_service(judged_on) or judged_on.start
+            versions = [r for r in rule if r.effective_from <= judged_from]
             periods_needed = versions[-1].earn_back_periods if versions else 0
             if periods_needed == 0:
                 continue
@@ -1429,12 +1535,14 @@ class Contract(Aggregate):
             amount = Money(Decimal(0), original.currency)
         elif outcome == "adjusted":
             if adjusted_amount is None or adjusted_amount.currency != original.currency:
-                raise InvalidValue(f"an adjusted outcome needs an amount in {original.currency}")
+                raise InvalidValue(f"an adjusted outcome needs an amount in {original.currency}",
+                                   "/amount" if adjusted_amount is None else "/amount/currency")
             if not Decimal(0) <= adjusted_amount.amount < original.amount:
-                raise InvalidValue("an adjusted amount is below the assessed one, and not negative")
+                raise InvalidValue("an adjusted amount is below the assessed one, and not negative",
+                                   "/amount/amount")
             amount = adjusted_amount
         else:
-            raise InvalidValue("outcome is upheld, overturned or adjusted")
+            raise InvalidValue("outcome is upheld, overturned or adjusted", "/outcome")
         self._resolve(penalty_id=penalty_id, outcome=outcome, amount=amount, reason=reason,
                       provenance=provenance)
 
@@ -1455,7 +1563,8 @@ class Contract(Aggregate):
         if trigger.metric_id is not None and trigger.metric_id not in self.sla_metrics:
             raise UnknownSlaMetric(f"no SLA metric {trigger.metric_id!r} on this contract")
         if trigger.amount is not None and trigger.amount.currency != self.value.currency:
-            raise InvalidValue(f"trigger amounts must be in {self.value.currency}")
+            raise InvalidValue(f"trigger amounts must be in {self.value.currency}",
+                               "/amount/currency")
         self._define_exit_trigger(trigger=trigger, provenance=provenance)
         if trigger.kind is TriggerKind.MANUAL:  # procurement's judgement: true at once
             self._fire_once(trigger.trigger_id, "manual", ({"reason": trigger.reason},),
@@ -1483,38 +1592,71 @@ class Contract(Aggregate):
     def _trigger_evidence(
         self, trigger: ExitTrigger, metric_id: str, period: Period
     ) -> tuple[str, tuple[dict[str, Any], ...]] | None:
+        # Periods are evaluated in any order (late reports, periods closed afterwards), so
+        # each condition is checked over every span the evaluated period belongs to, not
+        # only the one that ends with it.
         if trigger.kind is TriggerKind.CONSECUTIVE_BREACHES:
             if trigger.metric_id != metric_id or trigger.periods is None:
                 return None
-            breaches: list[dict[str, Any]] = []
-            current: Period | None = period
-            streak_start = period
-            for _ in range(trigger.periods):
-                if current is None:
-                    return None
-                evaluation = self.evaluations.get(_key(metric_id, current.label))
-                if evaluation is None or evaluation["met"]:
-                    return None
-                breaches.insert(0, {"event": "SlaBreached", "version": evaluation["version"],
-                                    "period": current.label})
-                streak_start, current = current, current.previous()
-            # The condition is the whole run of breaches: it fires once per run.
-            while current is not None and (earlier := self.evaluations.get(
-                    _key(metric_id, current.label))) and not earlier["met"]:
-                streak_start, current = current, current.previous()
-            return f"{metric_id} breached from {streak_start.label}", tuple(breaches)
+            run = self._breach_run(metric_id, period)
+            if len(run) < trigger.periods:
+                return None
+            # A run fires once, however it grew: by a later period, by an earlier one
+            # reported late, or by joining two runs. Only a run that does not hold every
+            # period an earlier firing named (that run was broken by a correction) is new.
+            labels = {breach["period"] for breach in run}
+            if any({e.get("period") for e in firing["evidence"]} <= labels
+                   for firing in self.trigger_firings.get(trigger.trigger_id, [])):
+                return None
+            return f"{metric_id} breached from {run[0]['period']}", tuple(run)
         if trigger.kind is not TriggerKind.CREDITS_EXCEED:
             return None
         assert trigger.amount is not None
-        window_start = _anniversary(period.end, -1)
-        credits = [p for p in self.penalties.values() if p["owed"].amount > 0 and
-                   window_start < self._period_end(p) <= period.end]
-        total = sum((p["owed"].amount for p in credits), Decimal(0))
-        if total <= trigger.amount.amount:
-            return None
-        return f"credits owed above {trigger.amount.amount} at {period.label}", tuple(
-            {"event": "PenaltyAssessed", "version": p["version"], "period": p["period"],
-             "amount": plain_value(p["owed"])} for p in credits)
+        owed = sorted(((self._period_end(p), p["period"], p) for p in self.penalties.values()
+                       if p["owed"].amount > 0), key=lambda o: (o[0], o[1]))
+        # Every 12-month window ending at the end of a credited period (or of this one)
+        # that this period falls in, earliest first: the first to go above the amount is
+        # the one an evaluation in calendar order would have found.
+        ends = {period.end: period.label}
+        for end, label, _ in owed:
+            ends.setdefault(end, label)
+        for end in sorted(ends):
+            window_start = _anniversary(end, -1)
+            if end < period.end or not window_start < period.end:
+                continue
+            credits = [p for e, _, p in owed if window_start < e <= end]
+            total = sum((p["owed"].amount for p in credits), Decimal(0))
+            if total > trigger.amount.amount:
+                return f"credits owed above {trigger.amount.amount} at {ends[end]}", tuple(
+                    {"event": "PenaltyAssessed", "version": p["version"],
+                     "period": p["period"], "amount": plain_value(p["owed"])}
+                    for p in credits)
+        return None
+
+    def _breach_run(self, metric_id: str, period: Period) -> list[dict[str, Any]]:
+        # The unbroken run of breached periods that period belongs to, oldest first
+        # (empty when it was met): SlaBreached evidence, one per period.
+        def breach(current: Period | None) -> dict[str, Any] | None:
+            if current is None:
+                return None
+            evaluation = self.evaluations.get(_key(metric_id, current.label))
+            if evaluation is None or evaluation["met"]:
+                return None
+            return {"event": "SlaBreached", "version": evaluation["version"],
+                    "period": current.label}
+
+        run: list[dict[str, Any]] = []
+        current: Period | None = period
+        while (found := breach(current)) is not None:
+            run.insert(0, found)
+            current = current.previous() if current else None
+        if not run:
+            return run
+        current = period.next()
+        while (found := breach(current)) is not None:
+            run.append(found)
+            current = current.next() if current else None
+        return run
 
     def _period_end(self, penalty: dict[str, Any]) -> date:
         kind = self.sla_metrics[penalty["metric_id"]].measurement_period
@@ -1534,7 +1676,9 @@ class Contract(Aggregate):
         self._check_not_terminated()
         kinds = [c.kind for c in cadences]
         if not cadences or len(set(kinds)) != len(kinds):
-            raise InvalidValue("declare each cadence kind once, and at least one")
+            repeat = next((n for n, kind in enumerate(kinds) if kind in kinds[:n]), None)
+            raise InvalidValue("declare each cadence kind once, and at least one",
+                               "/cadences" if repeat is None else f"/cadences/{repeat}/kind")
         self._declare_cadence(cadences=tuple(cadences), provenance=provenance)
 
     @event(GovernanceCadenceDeclared)
@@ -1553,17 +1697,19 @@ class Contract(Aggregate):
         check_slug(check_id, "health check id")
         self._check_new_id("health check", check_id, self.health_checks)
         if not assessors:
-            raise InvalidValue("a health check names its assessors")
+            raise InvalidValue("a health check names its assessors", "/assessors")
         for assessor in assessors:
             check_text(assessor, "assessor", 200)
         check_text(scope, "scope")
         ids = [f.finding_id for f in findings]
         if len(set(ids)) != len(ids):
-            raise InvalidValue("finding ids must be unique")
-        for finding in findings:
+            repeat = next(n for n, finding_id in enumerate(ids) if finding_id in ids[:n])
+            raise InvalidValue("finding ids must be unique", f"/findings/{repeat}/finding_id")
+        for n, finding in enumerate(findings):
             self._check_new_id("finding", finding.finding_id, self.findings)
             if finding.due_date < conducted_on:
-                raise InvalidValue(f"finding {finding.finding_id} is due before the check")
+                raise InvalidValue(f"finding {finding.finding_id} is due before the check",
+                                   f"/findings/{n}/due_date")
         self._conduct_health_check(check_id=check_id, conducted_on=conducted_on,
                                    assessors=tuple(assessors), scope=scope,
                                    overall_rating=overall_rating, provenance=provenance)
@@ -1708,9 +1854,10 @@ class Contract(Aggregate):
         self._check_new_id("review", review_id, self.reviews)
         check_text(period, "period", 50)
         if not attendees:
-            raise InvalidValue("a review names its attendees")
+            raise InvalidValue("a review names its attendees", "/attendees")
         if (kind is ReviewKind.SCORECARD) != (scorecard is not None):
-            raise InvalidValue("a scorecard review, and only one, carries a balanced scorecard")
+            raise InvalidValue("a scorecard review, and only one, carries a balanced scorecard",
+                               "/scorecard")
         self._hold_review(review_id=review_id, kind=kind, held_on=held_on, period=period,
                           attendees=tuple(attendees), decisions=tuple(decisions),
                           scorecard=scorecard, provenance=provenance)
@@ -1937,7 +2084,8 @@ class Contract(Aggregate):
             raise ExitNotInitiated("initiate the exit first")
         assert self.exit_plan is not None
         if amount.currency != self.exit_plan.budget.currency or amount.amount <= 0:
-            raise InvalidValue(f"spend is a positive amount in {self.exit_plan.budget.currency}")
+            raise InvalidValue(f"spend is a positive amount in {self.exit_plan.budget.currency}",
+                               "/amount")
         check_text(description, "description")
         self._record_spend(amount=amount, description=description, spent_on=spent_on,
                            provenance=provenance)
@@ -1971,9 +2119,49 @@ class Contract(Aggregate):
         return self.term.end - timedelta(days=self.term.notice_period_days)
 
 
-def _check_value(value: Money) -> None:
+def _check_value(value: Money, pointer: str = "/value") -> None:
     if value.is_negative():
-        raise InvalidValue("contract value must not be negative")
+        raise InvalidValue("contract value must not be negative", f"{pointer}/amount")
+
+
+def _daily_rates(term: Term, drafted_value: Decimal,
+                 amendments: list[dict[str, Any]]) -> list[tuple[date, Fraction]]:
+    """Return what each day of the term is charged, as (from day, daily rate) steps.
+
+    The contract value is what the whole term costs. The drafted value is spread evenly
+    over the days of the term; an amendment of the value, from its effective date,
+    spreads the difference it makes over the days left in the term. So the days of the
+    term always add up to the value in force on its last day, and what was charged
+    before an amendment stands. An amendment effective after the term's end changes
+    nothing. Exact fractions: the rounding rule applies to amounts, not to fees.
+    """
+    value = drafted_value
+    rate = Fraction(value) / ((term.end - term.start).days + 1)
+    steps = [(term.start, rate)]
+    for amendment in sorted(amendments, key=lambda a: (a["effective_date"], a["version"])):
+        new_value = amendment["changes"].get("value")
+        since = amendment["effective_date"]
+        if new_value is None or since > term.end:
+            continue
+        rate += (Fraction(new_value.amount) - Fraction(value)) / ((term.end - since).days + 1)
+        value = new_value.amount
+        steps.append((since, rate))
+    return steps
+
+
+def _charge(rates: list[tuple[date, Fraction]], term: Term, first: date, last: date) -> Decimal:
+    """Return what the term charges for the days from first to last (both included)."""
+    total = Fraction(0)
+    for index, (since, rate) in enumerate(rates):
+        until = rates[index + 1][0] - timedelta(days=1) if index + 1 < len(rates) else term.end
+        start, end = max(first, since, term.start), min(last, until, term.end)
+        if start <= end:
+            total += rate * ((end - start).days + 1)
+    return FEE_CONTEXT.divide(Decimal(total.numerator), Decimal(total.denominator))
+
+
+def _days_in_term(term: Term, first: date, last: date) -> int:
+    return max(0, (min(last, term.end) - max(first, term.start)).days + 1)
 
 
 def _key(metric_id: str, period: str) -> str:

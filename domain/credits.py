@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
 from enum import Enum
 from typing import Any
 
@@ -18,6 +18,9 @@ from domain.money import MINOR_UNITS, Money
 from domain.values import Direction, check_slug
 
 HUNDRED = Decimal(100)
+# Fees and scaled caps keep more digits than the largest amount Money accepts has, so
+# that the fees of a term add up to its value whatever the thread's context.
+FEE_CONTEXT = Context(prec=40, rounding=ROUND_HALF_EVEN)
 
 
 class MissingData(Enum):
@@ -42,10 +45,16 @@ class Cap:
         if self.amount is not None and self.amount.is_negative():
             raise InvalidValue("a cap amount must not be negative")
 
-    def limit(self, fee: Decimal) -> Decimal:
-        """Return the cap for a fee (both in the contract's currency)."""
+    def limit(self, fee: Decimal, days_in_term: int = 1, days: int = 1) -> Decimal:
+        """Return the cap for a fee (both in the contract's currency).
+
+        A fixed amount is for a whole period (or contract year): one that the term covers
+        only in part gets the share of its days inside the term, as its fee does.
+        """
         if self.amount is not None:
-            return self.amount.amount
+            if days_in_term == days:
+                return self.amount.amount
+            return FEE_CONTEXT.divide(self.amount.amount * days_in_term, Decimal(days))
         assert self.percent_of_fee is not None
         return fee * self.percent_of_fee / HUNDRED
 
@@ -105,9 +114,9 @@ def _check_rule(rule_id: str, metric_id: str, tiers: tuple[Tier, ...]) -> None:
     check_slug(rule_id, "rule id")
     check_slug(metric_id, "metric id")
     if not tiers:
-        raise InvalidValue("a rule needs at least one tier")
+        raise InvalidValue("a rule needs at least one tier", "/tiers")
     if len({t.threshold for t in tiers}) != len(tiers):
-        raise InvalidValue("tier thresholds must differ")
+        raise InvalidValue("tier thresholds must differ", "/tiers")
 
 
 def is_met(direction: Direction, target: Decimal, value: Decimal) -> bool:
@@ -131,15 +140,22 @@ def round_money(amount: Decimal, currency: str) -> Money:
 
 @dataclass(frozen=True)
 class Fees:
-    """The fees a period is judged against, unrounded (see the rounding rule above)."""
+    """The fees a period is judged against, unrounded (see the rounding rule above): what
+    the term charges for the period's and its contract year's days inside the term."""
 
     period_fee: Decimal
     year_fee: Decimal
     currency: str
+    period_days: int = 1
+    period_days_in_term: int = 1
+    year_days: int = 1
+    year_days_in_term: int = 1
 
     def record(self) -> dict[str, Any]:
         return {"period_fee": self.period_fee, "year_fee": self.year_fee,
-                "currency": self.currency}
+                "currency": self.currency, "period_days": self.period_days,
+                "period_days_in_term": self.period_days_in_term, "year_days": self.year_days,
+                "year_days_in_term": self.year_days_in_term}
 
 
 @dataclass(frozen=True)
@@ -219,11 +235,14 @@ def _apply_caps(
 ) -> tuple[Decimal, tuple[str, ...]]:
     amount = gross
     caps: list[str] = []
-    if period_cap is not None and amount > period_cap.limit(fees.period_fee):
-        amount = period_cap.limit(fees.period_fee)
-        caps.append("period")
+    if period_cap is not None:
+        limit = period_cap.limit(fees.period_fee, fees.period_days_in_term, fees.period_days)
+        if amount > limit:
+            amount = limit
+            caps.append("period")
     if year_cap is not None:
-        room = max(Decimal(0), year_cap.limit(fees.year_fee) - so_far_this_year)
+        limit = year_cap.limit(fees.year_fee, fees.year_days_in_term, fees.year_days)
+        room = max(Decimal(0), limit - so_far_this_year)
         if amount > room:
             amount = room
             caps.append("contract_year")

@@ -8,10 +8,21 @@ class ContractError(Exception):
 
 
 class InvalidValue(ContractError):
-    """A value does not make sense in the business (a negative fee, an unknown currency)."""
+    """A value does not make sense in the business (a negative fee, an unknown currency).
+
+    `pointer` is the JSON pointer (RFC 6901) of the offending field, relative to what the
+    value or command was given ("" for the whole): "/values/1/metric_id"."""
+
+    def __init__(self, message: str, pointer: str = "") -> None:
+        super().__init__(message)
+        self.pointer = pointer
+
+    def within(self, prefix: str) -> InvalidValue:
+        """The same error, pointing from an enclosing document ("/changes" + "/tiers")."""
+        return type(self)(str(self), prefix + self.pointer)
 
 
-class InvalidTerm(ContractError):
+class InvalidTerm(InvalidValue):
     """The contract term is impossible (it ends before it starts, notice longer than term)."""
 
 
@@ -81,6 +92,11 @@ class NothingToCorrect(ContractError):
 
 class PeriodAlreadyClosed(ContractError):
     """The period was closed; its missing reports were evaluated already."""
+
+
+class PeriodNotInService(ContractError):
+    """The contract was not in service in that period (before its activation date, or
+    once its termination took effect): it earns no credit and no bonus."""
 
 
 class PeriodNotOver(ContractError):

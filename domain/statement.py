@@ -42,12 +42,27 @@ def credit_totals(contract: Contract) -> dict[str, Any]:
     return {
         "overall": money(overall),
         "by_period": [{"period": p, **money(b)} for p, b in sorted(by_period.items())],
-        "by_contract_year": [{"contract_year": y, **money(b)}
+        "by_contract_year": [{"contract_year": contract_year_number(y), **money(b)}
                              for y, b in sorted(by_year.items())],
     }
+
+
+def contract_year_number(index: int) -> int:
+    """The contract year as people count it, from 1; events record its index (0 first)."""
+    return index + 1
+
+
+RESOLVED_STATUSES = ("adjusted", "overturned")
+"""Dispute outcomes that change what a penalty owes, and so its status."""
 
 
 def _credit_view(item: dict[str, Any]) -> dict[str, Any]:
     view = {k: plain_value(v) for k, v in item.items()}
     view["assessed_in_version"] = view.pop("version")
+    view["contract_year"] = contract_year_number(item["contract_year"])
+    # A dispute decided with another amount leaves the penalty owing that amount: its
+    # status says so (an upheld one stays `assessed`; later earn-backs or reversals win).
+    dispute = item.get("dispute")
+    if item["status"] == "assessed" and dispute and dispute["status"] in RESOLVED_STATUSES:
+        view["status"] = dispute["status"]
     return view

@@ -122,11 +122,12 @@ class Term:
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
-            raise InvalidTerm("term end must be after its start")
+            raise InvalidTerm("term end must be after its start", "/end")
         if self.notice_period_days < 0:
-            raise InvalidTerm("notice period must not be negative")
+            raise InvalidTerm("notice period must not be negative", "/notice_period_days")
         if self.notice_period_days >= (self.end - self.start).days:
-            raise InvalidTerm("notice period must be shorter than the term")
+            raise InvalidTerm("notice period must be shorter than the term",
+                              "/notice_period_days")
 
     def covers(self, day: date) -> bool:
         """Tell whether day falls within the term."""

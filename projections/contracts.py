@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from functools import singledispatch
 from typing import Any
 
@@ -12,6 +13,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import get_topic
 
 from domain.contract import Contract
+from domain.money import money_data
 from domain.values import ContractStatus, Term
 from projections.base import (
     LedgerProjection,
@@ -280,7 +282,7 @@ def present_row(row: Mapping[str, Any]) -> dict[str, Any]:
         "service_scope": row["service_scope"],
         "sourcing_model": row["sourcing_model"],
         "delivery_location": row["delivery_location"],
-        "value": {"amount": row["value_text"], "currency": row["currency"]},
+        "value": money_data(Decimal(row["value_text"]), row["currency"]),
         "term": {"start": row["term_start"], "end": row["term_end"],
                  "notice_period_days": int(row["notice_period_days"]),
                  "renewal": row["renewal"]},

@@ -10,6 +10,7 @@ from typing import Any
 from eventsourcing.utils import get_topic
 
 from domain.contract import Contract
+from domain.money import money_data
 from domain.periods import period_of_label
 from projections.base import LedgerProjection, Rows, Session, Table, View
 
@@ -146,7 +147,8 @@ def _credit_totals(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
                                                    + owed)
     columns = ("penalties_assessed", "credits_owed_by_vendor", "waived", "in_dispute",
                "incentives_owed_to_vendor")
-    return [{"currency": currency, **{c: str(bucket.get(c, zero)) for c in columns}}
+    return [{"currency": currency,
+             **{c: money_data(bucket.get(c, zero), currency) for c in columns}}
             for currency, bucket in sorted(totals.items())]
 
 

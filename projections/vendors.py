@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from domain.money import money_data
 from domain.values import ContractStatus
 from projections.base import Session
 from projections.contracts import ContractsView
@@ -61,7 +62,8 @@ def portfolio(rows: Iterable[Mapping[str, Any]], *, with_shares: bool = True) ->
     for vendor_id, vendor in sorted(vendors.items()):
         items.append({
             **vendor, "service_scopes": sorted(vendor["service_scopes"]),
-            "spend": [{"currency": currency, "value_in_force": str(by_vendor[vendor_id]),
+            "spend": [{"currency": currency,
+                       "value_in_force": money_data(by_vendor[vendor_id], currency),
                        "share": share(by_vendor[vendor_id], currency)}
                       for currency, by_vendor in sorted(spend.items())
                       if vendor_id in by_vendor]})
@@ -72,13 +74,13 @@ def portfolio(rows: Iterable[Mapping[str, Any]], *, with_shares: bool = True) ->
                 if totals[currency] else []
             summary.append({
                 "currency": currency,
-                "value_in_force": str(totals[currency]),
+                "value_in_force": money_data(totals[currency], currency),
                 "vendors": len(by_vendor),
                 "largest_vendor_share": str(max(shares).quantize(SHARE)) if shares else None,
                 "herfindahl_index": str(sum((s * s for s in shares), Decimal(0))
                                         .quantize(SHARE)) if shares else None,
                 "by_service_scope": [
-                    {"service_scope": scope, "value_in_force": str(value),
+                    {"service_scope": scope, "value_in_force": money_data(value, currency),
                      "share": share(value, currency)}
                     for scope, value in sorted(scopes[currency].items())],
             })

@@ -8,13 +8,25 @@ import uuid
 from flask import Flask, Response, g, request
 
 from service.application import ContractLedger
-from service.auth import Authenticator
+from service.auth import Authenticator, FailureLimiter, client_address
 from service.config import Settings
 from service.http import contracts, governance, operations, performance, views
 from service.http.problems import Problem, register_problem_handlers
 from service.runner import build_views
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
+
+# The docs page loads only its own scripts, styles and /openapi.yaml. Swagger UI sets
+# inline styles (and docs.html has one), hence 'unsafe-inline' for styles, never scripts;
+# its stylesheet's icons are data: images.
+DOCS_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
+               "form-action 'none'; frame-ancestors 'none'")
+# Everything else is data, never a page: nothing in it may load or run anything.
+API_POLICY = "default-src 'none'; frame-ancestors 'none'"
+DOCS_ENDPOINTS = frozenset({"operations.docs", "operations.docs_asset"})
+# Public and the same for everyone: browsers may keep these (they revalidate them).
+CACHEABLE_ENDPOINTS = DOCS_ENDPOINTS | {"operations.openapi", "operations.problem_type"}
 
 
 def build_ledger(settings: Settings) -> ContractLedger:
@@ -32,7 +44,9 @@ def create_app(settings: Settings | None = None, ledger: ContractLedger | None =
     ledger = ledger or build_ledger(settings)
     app.extensions["ledger"] = ledger
     app.extensions["views"] = build_views(ledger)
-    authenticator = Authenticator(ledger.tables, settings.auth_cache_seconds)
+    authenticator = Authenticator(
+        ledger.tables, settings.auth_cache_seconds,
+        failures=FailureLimiter(settings.auth_failure_burst, settings.auth_failures_per_minute))
 
     @app.before_request
     def _identify() -> None:
@@ -48,11 +62,24 @@ def create_app(settings: Settings | None = None, ledger: ContractLedger | None =
             return
         if request.endpoint is None:  # unknown route or method: answer 404/405, not 401
             return
-        g.principal = authenticator.authenticate(request.headers.get("Authorization"))
+        address = client_address(request.remote_addr,
+                                 ", ".join(request.headers.getlist("X-Forwarded-For")),
+                                 settings.trusted_proxies)
+        g.principal = authenticator.authenticate(request.headers.get("Authorization"), address)
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
         response.headers["X-Request-ID"] = g.get("request_id") or str(uuid.uuid4())
+        return response
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = (
+            DOCS_POLICY if request.endpoint in DOCS_ENDPOINTS else API_POLICY)
+        if request.endpoint not in CACHEABLE_ENDPOINTS:
+            # Answers for a token (and health) are never to be kept by any cache.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     register_problem_handlers(app)

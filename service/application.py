@@ -25,8 +25,8 @@ from domain.governance import (
     ReviewKind,
     Scorecard,
 )
-from domain.money import Money
-from domain.statement import credit_statement, credit_totals
+from domain.money import Money, with_minor_units
+from domain.statement import contract_year_number, credit_statement, credit_totals
 from domain.values import (
     DeliveryLocation,
     ExitPlan,
@@ -368,16 +368,21 @@ class ContractLedger(Application):
                    ctx: CommandContext) -> CommandResult:
         """Add a new version of a rule from a later effective date."""
         def act(contract: Contract) -> None:
-            if rule_id in contract.penalty_rules:
-                latest: Any = contract.penalty_rules[rule_id][-1]
-                contract.amend_penalty_rule(_revised(latest, changes), rationale,
-                                            ctx.provenance)
-            elif rule_id in contract.incentive_rules:
-                latest = contract.incentive_rules[rule_id][-1]
-                contract.amend_incentive_rule(_revised(latest, changes), rationale,
-                                              ctx.provenance)
-            else:
-                raise UnknownRule(f"no rule {rule_id!r} on this contract")
+            try:
+                if rule_id in contract.penalty_rules:
+                    latest: Any = contract.penalty_rules[rule_id][-1]
+                    contract.amend_penalty_rule(_revised(latest, changes), rationale,
+                                                ctx.provenance)
+                elif rule_id in contract.incentive_rules:
+                    latest = contract.incentive_rules[rule_id][-1]
+                    contract.amend_incentive_rule(_revised(latest, changes), rationale,
+                                                  ctx.provenance)
+                else:
+                    raise UnknownRule(f"no rule {rule_id!r} on this contract")
+            except InvalidValue as error:  # the rule's fields are the body's `changes`
+                if not error.pointer:
+                    raise
+                raise error.within("/changes") from None
         return self._execute(contract_id, expected_version, ctx, act)
 
     def retire_rule(self, contract_id: UUID, expected_version: int, *, rule_id: str,
@@ -437,8 +442,8 @@ class ContractLedger(Application):
         """Return the credits and incentives with totals owed each way per period and year."""
         contract = self._load(contract_id)
         _check_scope(contract, vendor_scope)
-        return {"contract_id": str(contract.id), "version": contract.version,
-                **credit_statement(contract)}
+        statement: dict[str, Any] = with_minor_units(credit_statement(contract))
+        return {"contract_id": str(contract.id), "version": contract.version, **statement}
 
     def _execute(self, contract_id: UUID, expected_version: int, ctx: CommandContext,
                  act: Callable[[Contract], None]) -> CommandResult:
@@ -511,12 +516,15 @@ class ContractLedger(Application):
         """Return the contract's state: now, as of one of its versions, or as the ledger
         knew it at an instant (recorded time); with effective_on, also what applied on
         that day as that version knew it (effective time)."""
+        # Scope first: another vendor's contract must look like no contract at all, not
+        # tell which versions it has or when it was drafted.
+        contract = self._load(contract_id, None if as_of is not None else version)
+        _check_scope(contract, vendor_scope)
         if as_of is not None:
             version = self._version_at(contract_id, as_of)
-        contract = self._load(contract_id, version)
+            contract = self._load(contract_id, version)
         if version is not None and contract.version != version:
             raise ContractNotFound(f"contract {contract_id} has no version {version}")
-        _check_scope(contract, vendor_scope)
         if effective_on is not None and contract.drafted_terms is None:
             contract = self._replayed(contract_id, contract.version)
         return present(contract, as_of_date, effective_on)
@@ -608,10 +616,16 @@ def present(contract: Contract, as_of_date: date | None = None,
         "activated_on": plain_value(contract.activated_on),
         "renewals": [{k: plain_value(v) for k, v in r.items() if k != "version"}
                      for r in contract.renewals],
+        "renewal_overrides": plain_value(contract.renewal_overrides),
         "termination": plain_value(contract.termination),
+        "exit_plan_overrides": plain_value(contract.exit_overrides),
         "rules": rules,
         "exit_triggers": triggers,
         "credit_totals": credit_totals(contract)["overall"],
+        # What performance records and the credits it decides, so that the audit's diff of
+        # this representation shows every change an event makes (their calculations are
+        # in the credit statement).
+        **_performance(contract),
         "notice_deadline": plain_value(contract.notice_deadline()),
         "renews_automatically": contract.term.renewal is RenewalOption.AUTOMATIC,
         "governance": plain_value(contract.governance_status(as_of_date or _today())),
@@ -632,13 +646,39 @@ def present(contract: Contract, as_of_date: date | None = None,
     }
     if effective_on is not None:
         representation["effective_on"] = present_in_force(contract, effective_on)
-    return representation
+    written: dict[str, Any] = with_minor_units(representation)
+    return written
 
 
 def present_in_force(contract: Contract, day: date) -> dict[str, Any]:
     """Return what applied on day (terms, SLA targets, rules) as plain data."""
     in_force: dict[str, Any] = plain_value(contract.in_force_on(day))
     return in_force
+
+
+def _performance(contract: Contract) -> dict[str, Any]:
+    reports = []
+    for key, report in contract.reports.items():
+        metric_id, period = key.split("@", 1)
+        reports.append({"metric_id": metric_id, "period": period,
+                        "value": plain_value(report["value"]), "report_id": report["report_id"],
+                        "corrected": bool(report.get("corrects")),
+                        "reported_in_version": report["version"]})
+    evaluations = [{"metric_id": e["metric_id"], "period": e["period"], "met": e["met"],
+                    "missing": e["missing"], "value": plain_value(e["value"]),
+                    "target": plain_value(e["target"]), "evaluated_in_version": e["version"]}
+                   for e in contract.evaluations.values()]
+    statement = credit_statement(contract)
+    return {
+        "performance_reports": reports,
+        "sla_evaluations": evaluations,
+        "closed_periods": [{"period": period, "measurement_period": kind}
+                           for period, kind in contract.closed_periods.items()],
+        "penalties": [{k: v for k, v in p.items() if k != "calculation"}
+                      for p in statement["penalties"]],
+        "incentives": [{k: v for k, v in i.items() if k != "calculation"}
+                       for i in statement["incentives"]],
+    }
 
 
 def _compliance(contract: Contract, metric_id: str) -> dict[str, Any]:
@@ -666,9 +706,18 @@ def present_event(event: Any) -> dict[str, Any]:
         "correlation_id": provenance.correlation_id,
         "previous_hash": state["previous_hash"],
         "hash": state[HASH_FIELD],
-        "data": {k: plain_value(v) for k, v in state.items()
-                 if k not in META_FIELDS and k != "originator_topic"},
+        "data": with_minor_units(_numbered_years({
+            k: plain_value(v) for k, v in state.items()
+            if k not in META_FIELDS and k != "originator_topic"})),
     }
+
+
+def _numbered_years(data: dict[str, Any]) -> dict[str, Any]:
+    # Events record a contract year's index (0 for the first); the API numbers years
+    # from 1 everywhere, as the credit statement does.
+    if isinstance(data.get("contract_year"), int):
+        return {**data, "contract_year": contract_year_number(data["contract_year"])}
+    return data
 
 
 def _instant(moment: datetime) -> str:

@@ -12,11 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from eventsourcing.persistence import InterfaceError, OperationalError
 
 from domain.values import Provenance
 from service.app import build_ledger
-from service.auth import ROLES, create_api_key
-from service.config import Settings
+from service.auth import ROLES, create_api_key, parse_expiry, revoke_api_key
+from service.config import DEFAULT_DATABASE_URL, ConfigError, ServerSettings, Settings
 from service.integrity import verify_chains
 from service.runner import (
     VIEWS,
@@ -31,9 +32,33 @@ from service.runner import (
 GUNICORN_CONF = Path(__file__).with_name("gunicorn.conf.py")
 
 
-@click.group()
+class LedgerCommands(click.Group):
+    """The command group: a LEDGER_* variable it cannot use stops any command with one line
+    naming the variable and what it accepts (exit 1), never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as error:
+            raise click.ClickException(str(error)) from None
+        except (OperationalError, InterfaceError) as error:
+            # The URL parsed but the store cannot be reached or opened: configuration too.
+            url = _redacted(os.environ.get("LEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL)
+            reason = " ".join(str(error).split()) or type(error).__name__
+            raise click.ClickException(
+                f"LEDGER_DATABASE_URL {url}: the store cannot be opened ({reason})") from None
+
+
+@click.group(cls=LedgerCommands)
+@click.version_option(package_name="vendor-contract-ledger", prog_name="ledger")
 def main() -> None:
     """Vendor contract ledger."""
+
+
+def _check_server_settings() -> None:
+    """What the web workers and gunicorn.conf.py will read, checked before they start."""
+    Settings.from_env()
+    ServerSettings.from_env()
 
 
 @main.command()
@@ -53,6 +78,7 @@ def migrate() -> None:
 @click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
 def serve(gunicorn_args: tuple[str, ...]) -> None:
     """Run the HTTP service under gunicorn (extra arguments go to gunicorn)."""
+    _check_server_settings()
     argv = ["gunicorn", "--config", str(GUNICORN_CONF), *gunicorn_args, "service.wsgi:app"]
     os.execvp(sys.executable, [sys.executable, "-m", *argv])
 
@@ -100,6 +126,7 @@ def up(gunicorn_args: tuple[str, ...]) -> None:
     """Run the web service and the projection runner together (the embedded setup). A
     runner that dies is started again (reads wait for it meanwhile); the web service
     stopping stops both."""
+    _check_server_settings()
     project = [sys.executable, "-m", "service.cli", "project"]
     runner = subprocess.Popen(project)
     web = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF),
@@ -139,17 +166,74 @@ def apikey() -> None:
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--vendor", "vendor_id", default=None, help="vendor id (vendor role only)")
 @click.option("--label", default=None, help="who or what the key is for")
-def apikey_create(role: str, vendor_id: str | None, label: str | None) -> None:
+@click.option("--expires", default=None, metavar="INSTANT|DURATION",
+              help="when the key stops working: an ISO 8601 instant with an offset "
+                   "(2026-12-31T00:00:00Z) or a duration from now (90d, 12h, 30m, P90D)")
+def apikey_create(role: str, vendor_id: str | None, label: str | None,
+                  expires: str | None) -> None:
     """Create an API key and print its bearer token (shown once, never stored)."""
+    try:
+        expires_at = None if expires is None else parse_expiry(expires, datetime.now(UTC))
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="'--expires'") from None
     ledger = build_ledger(Settings.from_env())
     try:
-        key_id, token = create_api_key(ledger.tables, role, vendor_id, label)
+        key_id, token = create_api_key(ledger.tables, role, vendor_id, label, expires_at)
     except ValueError as error:
         raise click.UsageError(str(error)) from None
     finally:
         ledger.close()
-    click.echo(f"created key {key_id} ({role}); its token, shown only now:", err=True)
+    until = f", expires {_shown(expires_at.isoformat())}" if expires_at else ""
+    click.echo(f"created key {key_id} ({role}{until}); its token, shown only now:", err=True)
     click.echo(token)
+
+
+API_KEY_COLUMNS = (("id", "key_id"), ("role", "role"), ("vendor", "vendor_id"),
+                   ("label", "label"), ("created", "created_at"), ("expires", "expires_at"),
+                   ("last used", "last_used_at"), ("revoked", "revoked_at"))
+
+
+@apikey.command("list")
+def apikey_list() -> None:
+    """List every API key: id, role, vendor, label, created, expires, last used, revoked
+    (never a token). Last use is recorded at most once a minute per key and worker."""
+    ledger = build_ledger(Settings.from_env())
+    try:
+        keys = ledger.tables.list_api_keys()
+    finally:
+        ledger.close()
+    rows = [[title for title, _ in API_KEY_COLUMNS]] + [
+        [_shown(key[column]) if column.endswith("_at") else (key[column] or "-")
+         for _, column in API_KEY_COLUMNS] for key in keys]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(API_KEY_COLUMNS))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths,
+                                                                      strict=True)).rstrip())
+
+
+@apikey.command("revoke")
+@click.argument("key_id")
+def apikey_revoke(key_id: str) -> None:
+    """Revoke a key for good: it is refused (401) by every worker within a second. The key
+    stays listed, with the instant of its revocation."""
+    ledger = build_ledger(Settings.from_env())
+    try:
+        row, revoked_now = revoke_api_key(ledger.tables, key_id)
+    except KeyError:
+        raise click.ClickException(f"no API key {key_id!r} (see `ledger apikey list`)") from None
+    finally:
+        ledger.close()
+    label = f", {row['label']}" if row["label"] else ""
+    already = "" if revoked_now else "was already "
+    click.echo(f"key {key_id} ({row['role']}{label}) {already}revoked at "
+               f"{_shown(row['revoked_at'])}")
+
+
+def _shown(instant: str | None) -> str:
+    """An instant as the list shows it: UTC to the second, or - for none."""
+    if not instant:
+        return "-"
+    return datetime.fromisoformat(instant).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @apikey.command("bootstrap")

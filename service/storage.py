@@ -52,11 +52,17 @@ class IdempotencyCompletion:
     status_code: int
 
 
+# Columns added to the API key table after its first release: `ledger migrate` adds them
+# to a table created before (instants are ISO 8601 text in UTC, like created_at).
+API_KEY_COLUMNS_ADDED = ("expires_at", "revoked_at", "last_used_at")
+
+
 def _create_statements(text_type: str, float_type: str) -> list[str]:
     return [
         f"CREATE TABLE IF NOT EXISTS {{{API_KEYS}}} ("
         "key_id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, role TEXT NOT NULL, "
-        f"vendor_id TEXT, label TEXT, created_at {text_type} NOT NULL)",
+        f"vendor_id TEXT, label TEXT, created_at {text_type} NOT NULL, "
+        + ", ".join(f"{column} {text_type}" for column in API_KEY_COLUMNS_ADDED) + ")",
         f"CREATE TABLE IF NOT EXISTS {{{IDEMPOTENCY_KEYS}}} ("
         "principal_id TEXT NOT NULL, idempotency_key TEXT NOT NULL, "
         f"fingerprint TEXT NOT NULL, claimed_at {float_type} NOT NULL, "
@@ -71,6 +77,9 @@ class LedgerTables:
     def _execute(self, sql: str, params: Sequence[Any]) -> tuple[list[dict[str, Any]], int]:
         raise NotImplementedError
 
+    def _read(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
     def add_api_key(
         self,
         key_id: str,
@@ -79,26 +88,65 @@ class LedgerTables:
         vendor_id: str | None,
         label: str | None,
         created_at: str,
+        expires_at: str | None = None,
     ) -> None:
         """Store a new API key (its token's hash only)."""
         self._execute(
-            f"INSERT INTO {{{API_KEYS}}} (key_id, token_sha256, role, vendor_id, label, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s)",
-            (key_id, token_sha256, role, vendor_id, label, created_at),
+            f"INSERT INTO {{{API_KEYS}}} "
+            "(key_id, token_sha256, role, vendor_id, label, created_at, expires_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            (key_id, token_sha256, role, vendor_id, label, created_at, expires_at),
         )
 
     def count_api_keys(self) -> int:
         """Return how many API keys exist."""
-        rows, _ = self._execute(f"SELECT COUNT(*) AS n FROM {{{API_KEYS}}}", ())
+        rows = self._read(f"SELECT COUNT(*) AS n FROM {{{API_KEYS}}}", ())
         return int(rows[0]["n"])
 
     def find_api_key(self, token_sha256: str) -> dict[str, Any] | None:
         """Return the API key whose token hashes to token_sha256, if any."""
-        rows, _ = self._execute(
-            f"SELECT key_id, role, vendor_id FROM {{{API_KEYS}}} WHERE token_sha256 = %s",
+        rows = self._read(
+            f"SELECT key_id, role, vendor_id, expires_at, revoked_at FROM {{{API_KEYS}}} "
+            "WHERE token_sha256 = %s",
             (token_sha256,),
         )
         return rows[0] if rows else None
+
+    def list_api_keys(self) -> list[dict[str, Any]]:
+        """Return every API key (never a token or its hash), oldest first."""
+        return self._read(
+            "SELECT key_id, role, vendor_id, label, created_at, expires_at, revoked_at, "
+            f"last_used_at FROM {{{API_KEYS}}} ORDER BY created_at, key_id",
+            (),
+        )
+
+    def revoke_api_key(self, key_id: str, revoked_at: str) -> tuple[dict[str, Any] | None, bool]:
+        """Mark a key revoked (once: the row and the first revocation are kept); return
+        the key's row (None when there is no such key) and whether this call revoked it."""
+        _, changed = self._execute(
+            f"UPDATE {{{API_KEYS}}} SET revoked_at = %s "
+            "WHERE key_id = %s AND revoked_at IS NULL",
+            (revoked_at, key_id),
+        )
+        rows = self._read(
+            f"SELECT key_id, role, vendor_id, label, revoked_at FROM {{{API_KEYS}}} "
+            "WHERE key_id = %s",
+            (key_id,),
+        )
+        return (rows[0] if rows else None), changed == 1
+
+    def revocation_count(self) -> int:
+        """Return how many keys have been revoked: it only grows, so a worker that sees it
+        change knows to forget the keys it has cached."""
+        rows = self._read(f"SELECT COUNT(revoked_at) AS n FROM {{{API_KEYS}}}", ())
+        return int(rows[0]["n"])
+
+    def record_api_key_use(self, key_id: str, used_at: str) -> None:
+        """Note when a key was last used (callers do so at most once a minute per key)."""
+        self._execute(
+            f"UPDATE {{{API_KEYS}}} SET last_used_at = %s WHERE key_id = %s",
+            (used_at, key_id),
+        )
 
     def claim_idempotency_key(
         self, principal_id: str, key: str, fingerprint: str, now: float, lease_seconds: float
@@ -173,6 +221,15 @@ class LedgerSQLiteRecorder(LedgerTables, SQLiteApplicationRecorder):
             self._sql(s) for s in _create_statements("TEXT", "REAL")
         ]
 
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        # SQLite has no ADD COLUMN IF NOT EXISTS: add what a table from before lacks.
+        c.execute(f"PRAGMA table_info({API_KEYS})")
+        present = {row["name"] for row in c.fetchall()}
+        for column in API_KEY_COLUMNS_ADDED:
+            if column not in present:
+                c.execute(f"ALTER TABLE {API_KEYS} ADD COLUMN {column} TEXT")
+
     def _sql(self, sql: str) -> str:
         return sql.format(**{API_KEYS: API_KEYS, IDEMPOTENCY_KEYS: IDEMPOTENCY_KEYS}).replace(
             "%s", "?"
@@ -183,6 +240,12 @@ class LedgerSQLiteRecorder(LedgerTables, SQLiteApplicationRecorder):
             c.execute(self._sql(sql), params)
             rows = [dict(r) for r in c.fetchall()]
             return rows, c.sqlite_cursor.rowcount
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        # A reader's transaction: it never waits for the writer (the group committer).
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(self._sql(sql), params)
+            return [dict(r) for r in c.fetchall()]
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -214,6 +277,10 @@ class LedgerPostgresRecorder(LedgerTables, PostgresApplicationRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
         self.sql_create_statements.extend(
             self._sql(s) for s in _create_statements("TEXT", "DOUBLE PRECISION")
+        )
+        self.sql_create_statements.extend(
+            self._sql(f"ALTER TABLE {{{API_KEYS}}} ADD COLUMN IF NOT EXISTS {column} TEXT")
+            for column in API_KEY_COLUMNS_ADDED
         )
         self.sql_create_statements.append(self._create_append_function_statement())
         # Arrays go in binary (%b): several times cheaper to dump than text, and the
@@ -306,6 +373,11 @@ class LedgerPostgresRecorder(LedgerTables, PostgresApplicationRecorder):
             curs.execute(self._sql(sql), params)
             rows = curs.fetchall() if curs.description else []
             return [dict(r) for r in rows], curs.rowcount
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._sql(sql), params)
+            return [dict(r) for r in curs.fetchall()]
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(

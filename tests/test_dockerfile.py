@@ -273,9 +273,13 @@ def test_source_tree_is_importable_at_workdir() -> None:
     include = PYPROJECT["tool"]["setuptools"]["packages"]["find"]["include"]
     packages = {p.rstrip("*") for p in include}
     assert packages <= copied, f"the runtime stage misses packages {packages - copied}"
-    # The service reads openapi.yaml from the root of the tree holding its packages.
-    assert operations.OPENAPI_PATH == REPO / "openapi.yaml"
+    # The service reads openapi.yaml as package data: service/openapi.yaml, a link to the
+    # top-level file, which must be copied beside the packages (in both stages: the
+    # build stage's wheel holds the file itself).
+    assert Path(str(operations.OPENAPI)).resolve() == REPO / "openapi.yaml"
     assert "openapi.yaml" in copied
+    built = {PurePosixPath(s).parts[0] for i in copies_from_context(0) for s in copy_sources(i)}
+    assert "openapi.yaml" in built
 
 
 def test_default_sqlite_store_lives_on_a_volume_the_user_owns() -> None:

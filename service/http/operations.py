@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, send_from_directory
@@ -11,7 +12,9 @@ from service.http.problems import PROBLEM_BASE, PROBLEM_TYPES, Problem
 
 bp = Blueprint("operations", __name__)
 
-OPENAPI_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
+# Package data, so that an installed wheel serves it too; in the source tree
+# service/openapi.yaml is a link to the top-level openapi.yaml, the source of truth.
+OPENAPI = resources.files("service") / "openapi.yaml"
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
 
 PUBLIC_ENDPOINTS = frozenset({
@@ -40,7 +43,7 @@ def readyz() -> Response:
 @bp.get("/openapi.yaml")
 def openapi() -> Response:
     """Serve the API's public contract."""
-    return Response(OPENAPI_PATH.read_bytes(), mimetype="application/yaml")
+    return Response(OPENAPI.read_bytes(), mimetype="application/yaml")
 
 
 @bp.get("/docs")

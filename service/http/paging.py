@@ -6,13 +6,14 @@ import base64
 import binascii
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
 from projections.base import Session, View, ViewNotReady
-from service.http.plumbing import POSITION_HEADER
+from service.http.plumbing import POSITION_HEADER, ledger, unstorable_text
 from service.http.problems import Problem
 
 PAGING_PARAMETERS = ("cursor", "limit", "min_position")
@@ -27,16 +28,55 @@ def read(view: View, query: Callable[[Session], Any], min_position: int | None) 
     """Run query on view once it has processed min_position (waiting, bounded, for it);
     return the position the answer reflects, read in the same transaction, and the answer."""
     if min_position:
-        timeout = current_app.config["LEDGER_SETTINGS"].read_wait_seconds
-        try:
-            view.wait_for(min_position, timeout)
-        except ViewNotReady as error:
-            raise Problem("view-not-ready",
-                          f"the {view.name} view has processed the ledger up to position "
-                          f"{error.position}, not yet {error.requested}; retry shortly",
-                          {"Retry-After": "1"}, position=error.position,
-                          min_position=error.requested) from None
+        _wait_for(view, min_position)
     return view.read(lambda session: (session.position, query(session)))  # type: ignore[no-any-return]
+
+
+def _wait_for(view: View, min_position: int) -> None:
+    current = view.position()
+    if current >= min_position:
+        return
+    # A position the ledger has not reached yet is no write's: waiting for it would only
+    # hold a worker thread for the whole wait.
+    head = ledger().recorder.max_notification_id() or 0
+    if min_position > head:
+        detail = (f"min_position {min_position} is beyond the ledger's head (position {head}): "
+                  "pass the Ledger-Position a write answered with")
+        raise Problem("validation-failed", detail,
+                      errors=[{"pointer": "/min_position", "detail": detail}])
+    settings = current_app.config["LEDGER_SETTINGS"]
+    # At most read_waiters requests of this process wait at once, so that waiting reads
+    # cannot take every worker thread; the others are told at once to retry.
+    waiters = _waiters(settings.read_waiters)
+    if not waiters.acquire(blocking=False):
+        raise _not_ready(view.name, current, min_position,
+                         f"{settings.read_waiters} reads are already waiting for the views")
+    try:
+        view.wait_for(min_position, settings.read_wait_seconds)
+    except ViewNotReady as error:
+        raise _not_ready(view.name, error.position, error.requested, None) from None
+    finally:
+        waiters.release()
+
+
+def _not_ready(name: str, position: int, requested: int, why: str | None) -> Problem:
+    return Problem("view-not-ready",
+                   f"the {name} view has processed the ledger up to position {position}, not "
+                   f"yet {requested}{'; ' + why if why else ''}; retry shortly",
+                   {"Retry-After": "1"}, position=position, min_position=requested)
+
+
+_WAITERS_LOCK = threading.Lock()
+
+
+def _waiters(bound: int) -> threading.BoundedSemaphore:
+    # One semaphore per app (a process serves one), made on first need.
+    extensions = current_app.extensions
+    with _WAITERS_LOCK:
+        waiters = extensions.get("read_waiters")
+        if waiters is None:
+            waiters = extensions["read_waiters"] = threading.BoundedSemaphore(max(1, bound))
+    return waiters  # type: ignore[no-any-return]
 
 
 def fingerprint(query: Mapping[str, Any]) -> str:
@@ -61,7 +101,11 @@ def decode_cursor(query: Mapping[str, Any], valid: Callable[[Any], bool]) -> Any
     try:
         document = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         key, bound = document["k"], document["q"]
-    except (ValueError, TypeError, KeyError, binascii.Error):
+        # A forged cursor may nest deeply or hold text no database can take (a lone
+        # surrogate, NUL); none this API issued does.
+        if unstorable_text(key) is not None:
+            raise ValueError("unstorable text")
+    except (ValueError, TypeError, KeyError, binascii.Error, RecursionError, Problem):
         raise _bad_cursor("the cursor is not one this API issued") from None
     if bound != fingerprint(query):
         raise _bad_cursor("the cursor belongs to another query: repeat the query's filters "

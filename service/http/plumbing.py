@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from service.application import CommandContext, CommandResult, ContractLedger
 from service.auth import Principal
 from service.http.problems import Problem
 
-_ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
+_ETAG = re.compile(r'(?:W/)?"([0-9]{1,18})"\Z')  # ASCII digits: \d takes any script's
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}\Z")
 POSITION_HEADER = "Ledger-Position"
 
@@ -41,6 +42,94 @@ def _instance(schema: type[Schema]) -> Schema:
     return schema()
 
 
+MAX_JSON_DEPTH = 32
+"""How deep a body's arrays and objects may nest (the deepest request needs 5 levels)."""
+
+# Text no store can hold: NUL (PostgreSQL refuses it) and lone surrogates (no UTF-8
+# encoding exists for them, so neither the hash chain's canonical form nor a database can
+# take one). Strict JSON can carry either only as an escape.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNSTORABLE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+class _NotJson(ValueError):
+    """A number the body's JSON cannot mean: NaN, Infinity, or beyond a float's range."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _NotJson(f"the number {text[:40]} is out of range")
+    return number
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a JSON document strictly: UTF-8 only, no NaN or Infinity, nested at most
+    MAX_JSON_DEPTH levels (400 otherwise); a string holding NUL or a lone surrogate is a
+    422 pointing at it."""
+    try:
+        # Decoding strictly first: json.loads(bytes) would let encoded surrogates through.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise Problem("malformed-request", f"the body is not UTF-8: {error}") from None
+    try:
+        document = json.loads(text, parse_constant=_refuse_constant,
+                              parse_float=_finite_float)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError as error:
+        raise Problem("malformed-request", f"the body is not valid JSON: {error}") from None
+    # Only a document with many brackets can nest deeply, and only one with an escape can
+    # hold unstorable text: most bodies need no walk.
+    deep = text.count("[") + text.count("{") > MAX_JSON_DEPTH
+    if deep or _UNSTORABLE_ESCAPE.search(text):
+        where = unstorable_text(document)
+        if where is not None:
+            raise Problem("validation-failed", "text must not contain NUL characters or lone "
+                          "surrogates (code points U+D800 to U+DFFF)",
+                          errors=[{"pointer": where or "/",
+                                   "detail": "contains a NUL character or a lone surrogate"}])
+    return document
+
+
+def _too_deep() -> Problem:
+    return Problem("malformed-request",
+                   f"the body nests arrays and objects deeper than {MAX_JSON_DEPTH} levels")
+
+
+def unstorable_text(document: Any) -> str | None:
+    """The JSON pointer of the first string in document holding NUL or a lone surrogate
+    (of the object, for a member name), or None. Raise a 400 Problem if document nests
+    deeper than MAX_JSON_DEPTH. Iterative: a deep document must not exhaust the stack."""
+    stack: list[tuple[Any, str, int]] = [(document, "", 1)]
+    while stack:
+        value, pointer, depth = stack.pop()
+        if isinstance(value, str):
+            if _UNSTORABLE.search(value):
+                return pointer
+            continue
+        if isinstance(value, dict):
+            items: list[tuple[Any, Any]] = list(value.items())
+        elif isinstance(value, list):
+            items = list(enumerate(value))
+        else:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise _too_deep()
+        children = []
+        for key, child in items:
+            if isinstance(key, str) and _UNSTORABLE.search(key):
+                return pointer  # the object holding the name (no answer may echo it)
+            escaped = str(key).replace("~", "~0").replace("/", "~1")
+            children.append((child, f"{pointer}/{escaped}", depth + 1))
+        stack.extend(reversed(children))  # visit in document order
+    return None
+
+
 def parse_body(schema: type[Schema]) -> Any:
     """Parse the JSON body with schema; an empty body counts as {}."""
     raw = request.get_data(cache=True)  # raises 413 beyond the configured limit
@@ -50,36 +139,8 @@ def parse_body(schema: type[Schema]) -> Any:
         if not request.is_json:
             raise Problem("unsupported-media-type",
                           f"send the body as application/json, not {request.mimetype or 'none'}")
-        try:
-            document = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as error:
-            raise Problem("malformed-request", f"the body is not valid JSON: {error}") from None
-    # JSON can only carry NUL escaped (strict parsing refuses raw control characters).
-    where = _nul_in(document, "") if b"\\u0000" in raw else None
-    if where is not None:
-        raise Problem("validation-failed", "text must not contain NUL characters",
-                      errors=[{"pointer": where or "/", "detail": "contains a NUL character"}])
+        document = parse_json(raw)
     return _instance(schema).load(document)
-
-
-def _nul_in(document: Any, pointer: str) -> str | None:
-    # Databases cannot store NUL in text (PostgreSQL refuses it): refuse it at the door.
-    if isinstance(document, str):
-        return pointer if "\x00" in document else None
-    if isinstance(document, dict):
-        items: Any = document.items()
-    elif isinstance(document, list):
-        items = enumerate(document)
-    else:
-        return None
-    for key, value in items:
-        escaped = str(key).replace("~", "~0").replace("/", "~1")
-        if "\x00" in str(key):
-            return f"{pointer}/{escaped}"
-        found = _nul_in(value, f"{pointer}/{escaped}")
-        if found is not None:
-            return found
-    return None
 
 
 def parse_query(schema: type[Schema]) -> Any:
@@ -95,8 +156,11 @@ def expected_version() -> int:
                       "send 'If-Match: \"<version>\"' with the version you last read (its ETag)")
     match = _ETAG.match(header.strip())
     if match is None:
-        raise Problem("precondition-failed",
-                      f"If-Match {header!r} names no version of this contract; send its ETag")
+        # Not a version at all (empty, `*`, a list, too many digits): a malformed header,
+        # not a stale one.
+        raise Problem("malformed-request",
+                      f"If-Match {header[:40]!r} is not a version's ETag: send 'If-Match: "
+                      "\"<version>\"' (1-18 digits) with the version you last read")
     return int(match.group(1))
 
 

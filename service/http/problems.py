@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from domain.exceptions import ContractError, ContractNotFound, InvalidTerm, InvalidValue
 from service.application import IdempotencyClaimLost, StaleVersion
-from service.auth import Forbidden, Unauthenticated
+from service.auth import Forbidden, TooManyFailedAuthentications, Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ PROBLEM_TYPES: dict[str, tuple[int, str, str]] = {
                                "This key was used before with a different request."),
     "precondition-required": (428, "Precondition required",
                               "Writes to a contract need 'If-Match: \"<version>\"'."),
+    "too-many-failed-authentications": (
+        429, "Too many failed authentications",
+        "This client address presented too many invalid tokens; retry after the "
+        "Retry-After delay."),
     "view-not-ready": (503, "View not ready",
                        "The view has not yet processed the requested min_position; retry "
                        "after the Retry-After delay."),
@@ -111,9 +115,11 @@ def register_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(InvalidValue)
     @app.errorhandler(InvalidTerm)
-    def _invalid(error: ContractError) -> Response:
+    def _invalid(error: InvalidValue) -> Response:
+        # The domain names the offending field of the command (the request body) where
+        # it can; else the body as a whole.
         return problem_response("validation-failed", str(error),
-                                errors=[{"pointer": "/", "detail": str(error)}])
+                                errors=[{"pointer": error.pointer or "/", "detail": str(error)}])
 
     @app.errorhandler(ContractError)
     def _rule(error: ContractError) -> Response:
@@ -135,6 +141,11 @@ def register_problem_handlers(app: Flask) -> None:
     def _unauthenticated(error: Unauthenticated) -> Response:
         return problem_response("unauthenticated", str(error),
                                 {"WWW-Authenticate": 'Bearer realm="ledger"'})
+
+    @app.errorhandler(TooManyFailedAuthentications)
+    def _too_many_failures(error: TooManyFailedAuthentications) -> Response:
+        return problem_response("too-many-failed-authentications", str(error),
+                                {"Retry-After": str(error.retry_after)})
 
     @app.errorhandler(Forbidden)
     def _forbidden(error: Forbidden) -> Response:

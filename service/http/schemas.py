@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -19,7 +20,7 @@ from domain.credits import (
     Tier,
     TriggerKind,
 )
-from domain.exceptions import ContractError
+from domain.exceptions import ContractError, InvalidValue
 from domain.governance import (
     Cadence,
     CadenceKind,
@@ -59,24 +60,57 @@ TEXT = validate.Length(min=1, max=2000)
 SHORT_TEXT = validate.Length(min=1, max=200)
 
 
+_DECIMAL = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
+_INTEGER = re.compile(r"-?[0-9]+\Z")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                   r"[0-9a-fA-F]{12}\Z")
+
+
+class QueryInteger(fields.Integer):
+    """An integer query parameter in ASCII digits (int() also reads "1_000", " 5 " and
+    other scripts' digits)."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(strict=False, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not _INTEGER.match(value):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class QueryUUID(fields.UUID):
+    """A UUID in its hyphenated form (uuid.UUID also reads other digits, underscores,
+    braces and URNs)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, str) or not _UUID.match(value):
+            raise self.make_error("invalid_uuid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class DecimalString(fields.Field):
     """A decimal number written as a JSON string ("1200.50"); JSON numbers are refused
     because most JSON parsers turn them into binary floats."""
 
     default_error_messages = {
-        "invalid": 'must be a decimal number written as a string, e.g. "1200.50"',
+        "invalid": 'must be a decimal number written as a string in ASCII digits, e.g. '
+                   '"1200.50"',
+        "negative_zero": 'must not be negative zero: write "0"',
         "range": "must be between 1E-30 and 1E+30 in size",
     }
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Decimal:
-        if not isinstance(value, str) or len(value) > 50:
+        # Decimal() also reads "1_000", " 5 ", non-ASCII digits, "NaN" and "Infinity":
+        # only the documented pattern is a number here.
+        if not isinstance(value, str) or len(value) > 50 or not _DECIMAL.match(value):
             raise self.make_error("invalid")
         try:
             number = Decimal(value)
         except InvalidOperation:
             raise self.make_error("invalid") from None
-        if not number.is_finite():
-            raise self.make_error("invalid")
+        if number.is_zero() and number.is_signed():
+            raise self.make_error("negative_zero")
         if number and not -30 <= number.adjusted() <= 30:
             raise self.make_error("range")
         return number
@@ -86,8 +120,19 @@ def _build(factory: Callable[..., Any], data: dict[str, Any]) -> Any:
     # Value objects check their own invariants; report a broken one as a field error.
     try:
         return factory(**data)
+    except InvalidValue as error:
+        # At the field it names, below this schema's place in the body.
+        raise ValidationError(_nested(error.pointer, str(error))) from None
     except ContractError as error:
         raise ValidationError(str(error)) from None
+
+
+def _nested(pointer: str, message: str) -> Any:
+    # "/amount/currency" -> {"amount": {"currency": [message]}}; "" -> [message].
+    messages: Any = [message]
+    for name in reversed([p for p in pointer.split("/") if p]):
+        messages = {name: messages}
+    return messages
 
 
 class StrictSchema(Schema):
@@ -262,7 +307,7 @@ MAX_VERSION = 2**63 - 1  # stores keep versions as signed 64-bit integers
 
 
 class ContractQuerySchema(StrictSchema):
-    version = fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_VERSION))
+    version = QueryInteger(validate=validate.Range(min=1, max=MAX_VERSION))
     as_of = fields.AwareDateTime(format="iso")
     as_of_date = fields.Date()
     effective_on = fields.Date()
@@ -275,9 +320,8 @@ class ContractQuerySchema(StrictSchema):
 
 
 class EventsQuerySchema(StrictSchema):
-    after = fields.Integer(strict=False, load_default=0,
-                           validate=validate.Range(min=0, max=MAX_VERSION))
-    limit = fields.Integer(strict=False, load_default=100, validate=validate.Range(min=1, max=1000))
+    after = QueryInteger(load_default=0, validate=validate.Range(min=0, max=MAX_VERSION))
+    limit = QueryInteger(load_default=100, validate=validate.Range(min=1, max=1000))
 
 
 # -- performance, credits and exit triggers ----------------------------------------------
@@ -618,8 +662,8 @@ class ViewQuerySchema(StrictSchema):
     """What every projection-backed list accepts: paging and read-your-writes."""
 
     cursor = fields.String(validate=validate.Length(min=1, max=2000))
-    limit = fields.Integer(strict=False, load_default=50, validate=validate.Range(min=1, max=200))
-    min_position = fields.Integer(strict=False, validate=validate.Range(min=0, max=MAX_VERSION))
+    limit = QueryInteger(load_default=50, validate=validate.Range(min=1, max=200))
+    min_position = QueryInteger(validate=validate.Range(min=0, max=MAX_VERSION))
 
 
 class ContractListQuerySchema(ViewQuerySchema):
@@ -664,10 +708,10 @@ class AuditQuerySchema(ViewQuerySchema):
 
 
 class ScorecardQuerySchema(StrictSchema):
-    min_position = fields.Integer(strict=False, validate=validate.Range(min=0, max=MAX_VERSION))
+    min_position = QueryInteger(validate=validate.Range(min=0, max=MAX_VERSION))
 
 
 class LedgerAuditQuerySchema(AuditQuerySchema):
     """The ledger-wide timeline can also be narrowed to one contract."""
 
-    contract = fields.UUID()
+    contract = QueryUUID()

@@ -60,6 +60,28 @@ class TestCommands:
         assert response.json["rule"] == "ActivationRequirementsMissing"
         assert "exit plan" in response.json["detail"]
 
+    def test_activation_before_any_sla_metric_takes_effect_is_a_409_naming_it(
+        self, api: Api
+    ) -> None:
+        # Given the only SLA metric takes effect on 1 March
+        contract_id = api.draft().json["id"]
+        for version, (path, body) in enumerate(
+            [("point-of-contact", POINT_OF_CONTACT),
+             ("sla-metrics", {**SLA_METRIC, "effective_from": "2026-03-01"}),
+             ("exit-plan", EXIT_PLAN)], start=1):
+            assert api.post(f"/v1/contracts/{contract_id}/{path}", body,
+                            version=version).status_code == 200
+        # When it goes live on 1 February: refused, nothing recorded
+        early = api.post(f"/v1/contracts/{contract_id}/activation",
+                         {"effective_date": "2026-02-01"}, version=4)
+        assert early.status_code == 409, early.json
+        assert early.json["rule"] == "ActivationRequirementsMissing"
+        assert "SLA metric in force on 2026-02-01" in early.json["detail"]
+        assert api.get(f"/v1/contracts/{contract_id}").headers["ETag"] == '"4"'
+        # ... and from the metric's first day it goes live
+        assert api.post(f"/v1/contracts/{contract_id}/activation",
+                        {"effective_date": "2026-03-01"}, version=4).status_code == 200
+
     def test_amendment_and_sla_amendment_are_reflected(self, api: Api) -> None:
         contract_id = api.active_contract()
         amended = api.post(f"/v1/contracts/{contract_id}/amendments", {

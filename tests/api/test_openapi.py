@@ -4,12 +4,14 @@ serves, and the app's answers (to generated requests, good and bad) conform to i
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 from uuid import uuid4
 
 import pytest
@@ -17,7 +19,8 @@ import schemathesis
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from openapi_spec_validator import OpenAPIV31SpecValidator
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -139,7 +142,7 @@ def test_every_route_is_documented_and_every_documented_operation_is_routed(app:
 
 
 ACT_STATUSES = {"200", "400", "401", "403", "404", "409", "412", "413", "415", "422", "428",
-                "503"}
+                "429", "503"}
 
 
 def test_every_operation_has_an_id_and_public_ones_need_no_token() -> None:
@@ -740,7 +743,7 @@ def test_every_event_type_and_state_conforms(fresh_api: Api,
         (f"penalties/{waived}/waiver", {"reason": "goodwill", "approver": "Head of IT"})])
     credits = _conforms(api.get(f"{base}/credits"), "/v1/contracts/{contract_id}/credits")
     assert sorted(p["status"] for p in credits["penalties"]) == [
-        "assessed", "earned_back", "reversed", "waived"]
+        "adjusted", "earned_back", "reversed", "waived"]
     assert [i["status"] for i in credits["incentives"]] == ["reversed"]
 
     finding = {"category": "security", "severity": "critical", "description": "Patching lags",
@@ -886,3 +889,193 @@ def test_a_huge_exit_spend_leaves_the_contract_readable(api: Api) -> None:
         "spent_on": "2026-01-01"}, version=version)
     assert spend.status_code in (200, 422), spend.json
     assert api.get(base).status_code == 200
+
+
+# -- hostile input: text no store can hold, deep nesting, exotic numbers, odd headers -------
+
+# Digits of other scripts (Arabic-Indic, Extended Arabic-Indic, Devanagari, Bengali,
+# fullwidth, mathematical bold): str.isdigit() and Decimal() take them all.
+FOREIGN_ZEROS = (0x0660, 0x06F0, 0x0966, 0x09E6, 0xFF10, 0x1D7CE)
+UNSTORABLE = st.one_of(st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+                       st.just("\x00"))
+SPACES = st.sampled_from([" ", "\t", "\n", "\u00a0", "\u2003", "\u3000"])
+RAW_TOKEN = "\x01raw\x01"  # a leaf replaced by raw JSON text after encoding
+
+
+def exotic_numbers(text: str) -> st.SearchStrategy[str]:
+    """text (a number, or any digits) written in ways Python reads but the API must not."""
+    digits = text if any(c.isdigit() for c in text) else "1000"
+    return st.one_of(
+        st.sampled_from(FOREIGN_ZEROS).map(
+            lambda zero: "".join(chr(zero + int(c)) if c.isdigit() else c for c in digits)),
+        st.just(digits[:1] + "_" + digits[1:] if len(digits) > 1 else f"{digits}_0"),
+        st.tuples(SPACES, st.booleans()).map(
+            lambda pair: pair[0] + digits if pair[1] else digits + pair[0]),
+        st.sampled_from(["-0", "-0.00", "-0E+2", "NaN", "-Infinity", "\u00b2", "1\u2044"]),
+    )
+
+
+def unstorable_text(text: str) -> st.SearchStrategy[str]:
+    return st.tuples(st.integers(0, len(text)), UNSTORABLE).map(
+        lambda pair: text[:pair[0]] + pair[1] + text[pair[0]:])
+
+
+def _leaves(document: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    if isinstance(document, dict):
+        items: Any = document.items()
+    elif isinstance(document, list):
+        items = enumerate(document)
+    else:
+        return found
+    for key, value in items:
+        found += _leaves(value, (*path, key))
+    return found
+
+
+def _at(document: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        document = document[key]
+    return document
+
+
+def _replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copy: Any = dict(document) if isinstance(document, dict) else list(document)
+    copy[path[0]] = _replaced(document[path[0]], path[1:], value)
+    return copy
+
+
+@st.composite
+def hostile_bodies(draw: st.DrawFn, example: Any) -> str:
+    """The example body with one place made hostile: a lone surrogate or NUL in a string
+    or key, nesting far deeper than any request needs, exotic digits in a number's text,
+    or NaN, Infinity and out-of-range numbers where JSON numbers go."""
+    path = draw(st.sampled_from(_leaves(example)))
+    value = _at(example, path)
+    raw = None
+    choices = ["deep", "constant"]
+    if isinstance(value, str):
+        choices += ["unstorable", "digits"]
+    if isinstance(value, dict) and value:
+        choices.append("key")
+    kind = draw(st.sampled_from(choices))
+    if kind == "unstorable":
+        body = _replaced(example, path, draw(unstorable_text(value)))
+    elif kind == "digits":
+        body = _replaced(example, path, draw(exotic_numbers(value)))
+    elif kind == "key":
+        key = draw(st.sampled_from(sorted(value)))
+        renamed = {(draw(unstorable_text(k)) if k == key else k): v for k, v in value.items()}
+        body = _replaced(example, path, renamed)
+    else:
+        body = _replaced(example, path, RAW_TOKEN)
+        if kind == "deep":
+            depth = draw(st.sampled_from([31, 33, 200, 1000, 5000, 100_000]))
+            raw = draw(st.sampled_from(["[", '{"a":'])) * depth
+            raw += ("]" if raw.startswith("[") else "}") * depth
+        else:
+            raw = draw(st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1E999",
+                                        "9" * 5000]))
+    text = json.dumps(body)  # ensure_ascii: surrogates and NUL go as \u escapes
+    return text.replace(json.dumps(RAW_TOKEN), raw) if raw is not None else text
+
+
+HEADER_VALUES = st.one_of(
+    st.sampled_from(["", "*", " ", '""', '"' + "9" * 19 + '"', '"-1"', '"1", "2"', 'W/""',
+                     '"\u0661"', "\u00bd", "lgr_" + "x" * 300]),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=300),
+)
+QUERY_VALUES = st.one_of(
+    exotic_numbers("12"),
+    st.sampled_from(["%ED%A0%80", "%00", "a%00b", "%FF%FE", "9" * 30, "9" * 5000, "-1",
+                     "1e3", "0x10", "%C2%A0", "2026-01-01%00", "true%00"]),
+    st.text(max_size=20).map(lambda t: quote(t, safe="", errors="surrogatepass")),
+)
+
+
+def _url(path: str, operation: dict[str, Any], target: Target) -> str:
+    ids = {"slug": "not-found", "filename": "docs.js", "vendor_id": "acme", **target.ids}
+    for name, value in ids.items():
+        path = path.replace("{" + name + "}", value)
+    return _example_path(path.replace("{contract_id}", target.contract_id), operation,
+                         target.contract_id)
+
+
+def _answers_as_documented(response: TestResponse, path: str, method: str) -> None:
+    if response.status_code == 503 and response.json["type"] == "/problems/view-not-ready":
+        return
+    assert response.status_code < 500, (method, path, response.json)
+    schema[path][method].validate_response(response)
+
+
+BODY_OPERATIONS = sorted((p, m) for p, m in _spec_operations()
+                         if "requestBody" in SPEC["paths"][p][m.lower()])
+
+
+@pytest.mark.parametrize(("path", "method"), BODY_OPERATIONS)
+def test_every_body_with_hostile_text_nesting_or_numbers_is_a_problem_not_an_error(
+    path: str, method: str, app: Flask, fuzz_api: Api, fuzz_admin: Api,
+    contract_for: Callable[[str], Target],
+) -> None:
+    """Each act's example body, made hostile in one place, on a contract fit for the act:
+    answered with a documented problem (never a 500), and a refused act records nothing."""
+    operation = SPEC["paths"][path][method.lower()]
+    label = f"{method} {path}"
+    api = fuzz_admin if path.endswith(ADMIN_ACTS) else fuzz_api
+
+    @given(text=hostile_bodies(_example_body(operation)))
+    @HYPOTHESIS_SETTINGS
+    def fuzz(text: str) -> None:
+        target = contract_for(label)
+        response = api.client.open(
+            _url(path, operation, target), method=method, data=text,
+            headers=api.headers({"Content-Type": "application/json",
+                                 "If-Match": f'"{target.version}"'}))
+        _answers_as_documented(response, path, method)
+        target.changed = response.status_code < 300
+        if not target.changed and CONTRACT_PATH.search(path):
+            current = api.get(f"/v1/contracts/{target.contract_id}").json["version"]
+            assert current == target.version, (label, text[:200], response.json)
+
+    fuzz()
+
+
+@pytest.mark.parametrize(("path", "method"), sorted(_spec_operations()))
+def test_every_query_and_header_with_hostile_values_is_a_problem_not_an_error(
+    path: str, method: str, app: Flask, fuzz_client: FlaskClient, fuzz_api: Api,
+    contract_for: Callable[[str], Target],
+) -> None:
+    """Each operation with one query parameter or header (If-Match, Idempotency-Key,
+    X-Request-ID, Authorization) given an exotic value: percent-encoded surrogates and NUL,
+    other scripts' digits, huge integers, Latin-1 oddities."""
+    operation = SPEC["paths"][path][method.lower()]
+    names = sorted({p["name"] for p in (
+        SPEC["components"]["parameters"].get(q.get("$ref", "").rsplit("/", 1)[-1], q)
+        for q in operation.get("parameters", [])) if p["in"] == "query"})
+    headers = ["If-Match", "Idempotency-Key", "X-Request-ID", "Authorization"]
+    target = contract_for(f"{method} {path}") if CONTRACT_PATH.search(path) \
+        else Target("00000000-0000-4000-8000-000000000000", 1)
+
+    @given(where=st.sampled_from([*names, *headers]), value=st.one_of(QUERY_VALUES,
+                                                                        HEADER_VALUES))
+    @HYPOTHESIS_SETTINGS
+    def fuzz(where: str, value: str) -> None:
+        url = _url(path, operation, target)
+        sent = fuzz_api.headers({"If-Match": f'"{target.version}"'})
+        if where in headers:
+            value = unquote(value, errors="replace")
+            # What HTTP can carry in a header at all: Latin-1, no line breaks or NUL, no
+            # leading whitespace (a server strips it).
+            assume(all(ord(c) < 256 and c not in "\r\n\x00" for c in value)
+                   and not re.match(r"\s", value))
+            sent[where] = value
+        else:
+            url += ("&" if "?" in url else "?") + f"{where}={value}"
+        body = _example_body(operation) if method == "POST" else None
+        response = fuzz_client.open(url, method=method, headers=sent, json=body)
+        _answers_as_documented(response, path, method)
+        target.changed = target.changed or response.status_code < 300
+
+    fuzz()

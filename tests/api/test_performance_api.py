@@ -56,7 +56,7 @@ class TestReports:
         credits = api.get(f"/v1/contracts/{contract_id}/credits").json
         assert credits["penalties"][0]["amount"] == {"amount": "1550.00", "currency": "EUR"}
         assert credits["totals"]["overall"]["credits_owed_by_vendor"]["amount"] == "1550.00"
-        assert credits["totals"]["by_contract_year"][0]["contract_year"] == 0
+        assert credits["totals"]["by_contract_year"][0]["contract_year"] == 1
 
     def test_the_contract_view_shows_compliance_per_metric(self, api: Api) -> None:
         contract_id, version = with_rules(api)
@@ -281,3 +281,97 @@ class TestRulesAndTriggers:
         response = api.post(f"/v1/contracts/{contract_id}/exit-triggers", {
             "trigger_id": "t", "kind": "consecutive_breaches"}, version=version)
         assert response.status_code == 422
+
+
+def activated_on(api: Api, day: str, **overrides: Any) -> tuple[str, int]:
+    """A contract gone live on day with the penalty rule (version 6)."""
+    contract_id = api.ready_contract(**overrides)
+    response = api.post(f"/v1/contracts/{contract_id}/rules", PENALTY_RULE, version=4)
+    assert response.status_code == 200, response.json
+    response = api.post(f"/v1/contracts/{contract_id}/activation", {"effective_date": day},
+                        version=5)
+    assert response.status_code == 200, response.json
+    return contract_id, 6
+
+
+class TestTriggersInAnyOrder:
+    def test_closing_the_missing_period_that_completes_a_run_fires_in_the_same_write(
+        self, api: Api
+    ) -> None:
+        # Given three breaches in a row fire the trigger, and January and March breached
+        contract_id, version = with_rules(api)
+        assert api.post(f"/v1/contracts/{contract_id}/exit-triggers", {
+            "trigger_id": "chronic-outage", "kind": "consecutive_breaches",
+            "metric_id": "availability", "periods": 3}, version=version).status_code == 200
+        report(api, contract_id, version + 1, "2026-01", "99.0")
+        report(api, contract_id, version + 4, "2026-03", "99.0")
+        # When February is closed with no report
+        closed = api.post(f"/v1/contracts/{contract_id}/periods/2026-02/close", {},
+                          version=version + 7)
+        # Then the breach, its credit and the firing commit together
+        assert closed.status_code == 200, closed.json
+        assert event_types(api, contract_id, version + 7) == [
+            "PeriodClosed", "SlaBreached", "PenaltyAssessed", "ExitTriggerFired"]
+        (firing,) = closed.json["exit_triggers"][0]["firings"]
+        assert [e["period"] for e in firing["evidence"]] == ["2026-01", "2026-02", "2026-03"]
+
+    def test_a_back_dated_credit_that_takes_twelve_months_over_the_amount_fires(
+        self, api: Api
+    ) -> None:
+        contract_id, version = with_rules(api)
+        assert api.post(f"/v1/contracts/{contract_id}/exit-triggers", {
+            "trigger_id": "too-costly", "kind": "credits_exceed",
+            "amount": {"amount": "5000.00", "currency": "EUR"}},
+            version=version).status_code == 200
+        report(api, contract_id, version + 1, "2026-03", "99.8")  # 1,550.00
+        report(api, contract_id, version + 4, "2026-04", "99.8")  # 1,500.00
+        late = report(api, contract_id, version + 7, "2026-01", "99.0")  # 3,100.00
+        assert late.status_code == 200, late.json
+        assert event_types(api, contract_id, version + 7)[-1] == "ExitTriggerFired"
+
+
+class TestPeriodsInService:
+    def test_a_period_before_the_activation_date_is_a_409_and_records_nothing(
+        self, api: Api
+    ) -> None:
+        contract_id, version = activated_on(api, "2026-03-01")
+        response = report(api, contract_id, version, "2026-02", "99.0")
+        assert response.status_code == 409, response.json
+        assert response.json["rule"] == "PeriodNotInService"
+        assert "2026-03-01" in response.json["detail"]
+        closed = api.post(f"/v1/contracts/{contract_id}/periods/2026-02/close", {},
+                          version=version)
+        assert (closed.status_code, closed.json["rule"]) == (409, "PeriodNotInService")
+        assert event_types(api, contract_id, version) == []
+        assert api.get(f"/v1/contracts/{contract_id}/credits").json["penalties"] == []
+
+    def test_the_first_period_in_service_is_assessed(self, api: Api) -> None:
+        contract_id, version = activated_on(api, "2026-03-15")
+        assert report(api, contract_id, version, "2026-03", "99.8").status_code == 200
+        assert event_types(api, contract_id, version)[-1] == "PenaltyAssessed"
+
+
+class TestFees:
+    def test_a_month_straddling_the_term_end_is_charged_for_its_days_inside_it(
+        self, api: Api
+    ) -> None:
+        # 319,000.00 EUR over 2026-01-01 to 2026-11-15: 1,000.00 a day, November 15 days
+        contract_id, version = activated_on(
+            api, "2026-01-01", value={"amount": "319000.00", "currency": "EUR"},
+            term={"start": "2026-01-01", "end": "2026-11-15", "notice_period_days": 30,
+                  "renewal": "none"})
+        assert report(api, contract_id, version, "2026-11", "99.8").status_code == 200
+        (penalty,) = api.get(f"/v1/contracts/{contract_id}/credits").json["penalties"]
+        assert penalty["amount"] == {"amount": "750.00", "currency": "EUR"}
+        inputs = penalty["calculation"]["inputs"]
+        assert (inputs["period_fee"], inputs["period_days_in_term"]) == ("15000", 15)
+        assert (inputs["year_fee"], inputs["year_days_in_term"]) == ("319000", 319)
+
+    def test_a_value_below_what_the_term_charged_is_a_422(self, api: Api) -> None:
+        contract_id, version = with_rules(api)
+        response = api.post(f"/v1/contracts/{contract_id}/amendments", {
+            "changes": {"value": {"amount": "150000.00", "currency": "EUR"}},
+            "rationale": "cut", "effective_date": "2026-06-01"}, version=version)
+        assert response.status_code == 422, response.json
+        assert "charged" in response.json["detail"]
+        assert event_types(api, contract_id, version) == []

@@ -116,6 +116,22 @@ class TestWhatAppliedOnADay:
         applied = conforming(api.get(
             f"/v1/contracts/{contract_id}?effective_on=2026-03-01"))["effective_on"]
         assert applied["status"] == "draft"
+        assert (applied["sla_metrics"], applied["rules"]) == ([], [])
+
+    def test_before_the_activation_date_no_metric_and_no_rule_applied(self, api: Api) -> None:
+        # Given a contract with a penalty rule, gone live on 1 March
+        contract_id = api.ready_contract()
+        act(api, contract_id, 4, "rules", PENALTY_RULE)
+        act(api, contract_id, 5, "activation", {"effective_date": "2026-03-01"})
+        # Then on 28 February nothing applied (no period is judged by that day) ...
+        before = conforming(api.get(
+            f"/v1/contracts/{contract_id}?effective_on=2026-02-28"))["effective_on"]
+        assert (before["status"], before["sla_metrics"], before["rules"]) == ("draft", [], [])
+        # ... and from 1 March the metric and the rule did
+        live = conforming(api.get(
+            f"/v1/contracts/{contract_id}?effective_on=2026-03-01"))["effective_on"]
+        assert live["status"] == "active"
+        assert [r["rule_id"] for r in live["rules"]] == [PENALTY_RULE["rule_id"]]
 
 
 class TestWhatAppliedOnADayAsKnownEarlier:

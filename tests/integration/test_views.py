@@ -236,6 +236,14 @@ def found(views: dict[str, View], **where: Any) -> set[UUID]:
     return {UUID(r["contract_id"]) for r in search(views, ContractFilter(**where))}
 
 
+def in_eur(amount: str) -> dict[str, str]:
+    return {"amount": amount, "currency": "EUR"}
+
+
+def in_usd(amount: str) -> dict[str, str]:
+    return {"amount": amount, "currency": "USD"}
+
+
 def scorecard_of(views: dict[str, View], vendor_id: str = "acme") -> dict[str, Any]:
     view = cast(ScorecardView, views["scorecard"])
     card = view.read(lambda s: view.scorecard(s, vendor_id))
@@ -289,7 +297,7 @@ class TestContractsView:
             "vendor": {"vendor_id": "acme", "name": "Acme"},
             "service_scope": "network", "sourcing_model": "managed_service",
             "delivery_location": "nearshore",
-            "value": {"amount": "1200000.00", "currency": "EUR"},
+            "value": in_eur("1200000.00"),
             "term": {"start": "2026-01-01", "end": "2028-12-31", "notice_period_days": 90,
                      "renewal": "optional"},
             "notice_deadline": "2028-10-02", "activated_on": None, "terminated_on": None,
@@ -311,7 +319,7 @@ class TestContractsView:
                      service_scope=ServiceScope.SECURITY)
         row = contract_row(caught_up(script.ledger), contract_id)
         assert row["title"] == "Managed network and Wi-Fi"
-        assert row["value"] == {"amount": "1350000.00", "currency": "EUR"}
+        assert row["value"] == in_eur("1350000.00")
         assert row["term"] == {"start": "2026-01-01", "end": "2029-06-30",
                                "notice_period_days": 120, "renewal": "automatic"}
         assert row["notice_deadline"] == "2029-03-02"
@@ -365,7 +373,7 @@ class TestContractsView:
         acts: list[Callable[[], Any]] = [
             lambda: script.ready(contract_id),
             lambda: script.activate(contract_id),
-            lambda: script.amend(contract_id, value=Money(Decimal("99.50"), "EUR"),
+            lambda: script.amend(contract_id, value=Money(Decimal("1299999.50"), "EUR"),
                                  title="Überwachung"),
             lambda: script.act("renew", contract_id, new_end=date(2031, 1, 31),
                                reason="Good service", override_reason=None),
@@ -427,9 +435,10 @@ class TestScorecardView:
         script.report(contract_id, "2026-02", "99.5")
         amount = script.penalty(contract_id, "2026-02")["amount"]["amount"]
         (credits,) = scorecard_of(caught_up(script.ledger))["credits"]
-        assert credits == {"currency": "EUR", "penalties_assessed": amount,
-                           "credits_owed_by_vendor": amount, "waived": "0",
-                           "in_dispute": "0", "incentives_owed_to_vendor": "0"}
+        assert credits == {"currency": "EUR", "penalties_assessed": in_eur(amount),
+                           "credits_owed_by_vendor": in_eur(amount), "waived": in_eur("0.00"),
+                           "in_dispute": in_eur("0.00"),
+                           "incentives_owed_to_vendor": in_eur("0.00")}
 
     def test_a_waived_penalty_is_owed_no_more_and_counts_as_waived(
             self, script: Script, contract_id: UUID) -> None:
@@ -440,7 +449,7 @@ class TestScorecardView:
         (credits,) = scorecard_of(caught_up(script.ledger))["credits"]
         amount = penalty["amount"]["amount"]
         assert (credits["penalties_assessed"], credits["credits_owed_by_vendor"],
-                credits["waived"]) == (amount, "0", amount)
+                credits["waived"]) == (in_eur(amount), in_eur("0.00"), in_eur(amount))
 
     def test_a_disputed_penalty_is_in_dispute(self, script: Script,
                                               contract_id: UUID) -> None:
@@ -450,7 +459,8 @@ class TestScorecardView:
                    reason="Planned maintenance", evidence=None, actor="acme", role="vendor")
         (credits,) = scorecard_of(caught_up(script.ledger))["credits"]
         amount = penalty["amount"]["amount"]
-        assert (credits["in_dispute"], credits["credits_owed_by_vendor"]) == (amount, amount)
+        assert (credits["in_dispute"], credits["credits_owed_by_vendor"]) == (in_eur(amount),
+                                                                              in_eur(amount))
 
     def test_a_dispute_resolved_with_an_adjusted_amount_owes_that_amount(
             self, script: Script, contract_id: UUID) -> None:
@@ -463,15 +473,15 @@ class TestScorecardView:
                    reason="Half of the outage was planned")
         (credits,) = scorecard_of(caught_up(script.ledger))["credits"]
         assert (credits["penalties_assessed"], credits["credits_owed_by_vendor"],
-                credits["in_dispute"]) == (penalty["amount"]["amount"], "100.00", "0")
+                credits["in_dispute"]) == (penalty["amount"], in_eur("100.00"), in_eur("0.00"))
 
     def test_an_earned_incentive_is_owed_to_the_vendor(self, script: Script,
                                                        contract_id: UUID) -> None:
         script.report(contract_id, "2026-01", "99.97")
         (incentive,) = script.ledger.credits(contract_id)["incentives"]
         (credits,) = scorecard_of(caught_up(script.ledger))["credits"]
-        assert credits["incentives_owed_to_vendor"] == incentive["amount"]["amount"]
-        assert credits["penalties_assessed"] == "0"
+        assert credits["incentives_owed_to_vendor"]["amount"] == incentive["amount"]["amount"]
+        assert credits["penalties_assessed"]["amount"] == "0.00"
 
     def test_credits_add_up_over_periods_like_the_contracts_own_statement(
             self, script: Script, contract_id: UUID) -> None:
@@ -480,9 +490,8 @@ class TestScorecardView:
             script.report(contract_id, period, value)
         (credits,) = scorecard_of(caught_up(script.ledger))["credits"]
         totals = script.ledger.credits(contract_id)["totals"]["overall"]
-        assert credits["credits_owed_by_vendor"] == totals["credits_owed_by_vendor"]["amount"]
-        assert credits["incentives_owed_to_vendor"] == \
-            totals["incentives_owed_to_vendor"]["amount"]
+        assert credits["credits_owed_by_vendor"] == totals["credits_owed_by_vendor"]
+        assert credits["incentives_owed_to_vendor"] == totals["incentives_owed_to_vendor"]
 
     def test_a_disputed_penalty_waived_is_no_longer_in_dispute(self, script: Script,
                                                                contract_id: UUID) -> None:
@@ -494,7 +503,7 @@ class TestScorecardView:
                    reason="Goodwill", approver="CFO")
         (credits,) = scorecard_of(caught_up(script.ledger))["credits"]
         assert (credits["in_dispute"], credits["waived"], credits["credits_owed_by_vendor"]) \
-            == ("0", penalty["amount"]["amount"], "0")
+            == (in_eur("0.00"), penalty["amount"], in_eur("0.00"))
 
     def test_a_penalty_earned_back_is_owed_no_more(self, script: Script) -> None:
         contract_id = script.active()
@@ -505,7 +514,8 @@ class TestScorecardView:
         amount = script.penalty(contract_id, "2026-02")["amount"]["amount"]
         script.report(contract_id, "2026-03", "99.95")  # the next period met: earned back
         (credits,) = scorecard_of(caught_up(script.ledger))["credits"]
-        assert (credits["penalties_assessed"], credits["credits_owed_by_vendor"]) == (amount, "0")
+        assert (credits["penalties_assessed"], credits["credits_owed_by_vendor"]) == (
+            in_eur(amount), in_eur("0.00"))
 
     def test_a_period_closed_without_a_report_is_a_missing_breach(
             self, script: Script, contract_id: UUID) -> None:
@@ -516,7 +526,7 @@ class TestScorecardView:
         assert metric["periods"] == [{"period": "2026-10", "met": False, "missing": True,
                                       "value": None, "target": "99.9"}]
         penalty = script.penalty(contract_id, "2026-10")  # at the worst tier
-        assert card["credits"][0]["credits_owed_by_vendor"] == penalty["amount"]["amount"]
+        assert card["credits"][0]["credits_owed_by_vendor"]["amount"] == penalty["amount"]["amount"]
 
     def test_a_penalty_reversed_by_a_correction_is_no_longer_assessed(
             self, script: Script, contract_id: UUID) -> None:
@@ -526,8 +536,8 @@ class TestScorecardView:
         standing = script.penalty(contract_id, "2026-06")["amount"]["amount"]
         # Then only the penalty that stands counts as assessed
         (credits,) = scorecard_of(caught_up(script.ledger))["credits"]
-        assert credits["credits_owed_by_vendor"] == standing
-        assert credits["penalties_assessed"] == standing
+        assert credits["credits_owed_by_vendor"]["amount"] == standing
+        assert credits["penalties_assessed"]["amount"] == standing
 
     def test_a_finding_counts_as_open_until_it_is_resolved(self, script: Script,
                                                            contract_id: UUID) -> None:
@@ -760,44 +770,46 @@ class TestPortfolio:
             self, script: Script, contracts: dict[str, UUID]) -> None:
         vendors = {v["vendor_id"]: v for v in portfolio_of(caught_up(script.ledger))["vendors"]}
         assert vendors["acme"]["spend"] == [
-            {"currency": "EUR", "value_in_force": "600000.00", "share": "0.6000"}]
+            {"currency": "EUR", "value_in_force": in_eur("600000.00"), "share": "0.6000"}]
         assert vendors["globex"]["spend"] == [
-            {"currency": "EUR", "value_in_force": "300000.00", "share": "0.3000"},
-            {"currency": "USD", "value_in_force": "250000.00", "share": "1.0000"}]
+            {"currency": "EUR", "value_in_force": in_eur("300000.00"), "share": "0.3000"},
+            {"currency": "USD", "value_in_force": in_usd("250000.00"), "share": "1.0000"}]
         assert vendors["initech"]["spend"] == [  # being exited is still in force
-            {"currency": "EUR", "value_in_force": "100000.00", "share": "0.1000"}]
+            {"currency": "EUR", "value_in_force": in_eur("100000.00"), "share": "0.1000"}]
 
     def test_drafts_and_terminated_contracts_are_counted_but_not_spend(
             self, script: Script, contracts: dict[str, UUID]) -> None:
         (acme, *_) = portfolio_of(caught_up(script.ledger))["vendors"]
         assert acme["vendor_id"] == "acme"
         assert acme["contracts"] == {"draft": 1, "active": 2, "terminated": 1}
-        assert acme["spend"][0]["value_in_force"] == "600000.00"
+        assert acme["spend"][0]["value_in_force"]["amount"] == "600000.00"
 
     def test_totals_give_the_concentration_per_currency(self, script: Script,
                                                         contracts: dict[str, UUID]) -> None:
         eur, usd = portfolio_of(caught_up(script.ledger))["totals"]
         assert eur == {
-            "currency": "EUR", "value_in_force": "1000000.00", "vendors": 3,
+            "currency": "EUR", "value_in_force": in_eur("1000000.00"), "vendors": 3,
             "largest_vendor_share": "0.6000",
             "herfindahl_index": "0.4600",  # 0.6² + 0.3² + 0.1²
             "by_service_scope": [
-                {"service_scope": "network", "value_in_force": "800000.00", "share": "0.8000"},
-                {"service_scope": "security", "value_in_force": "100000.00",
+                {"service_scope": "network", "value_in_force": in_eur("800000.00"),
+                 "share": "0.8000"},
+                {"service_scope": "security", "value_in_force": in_eur("100000.00"),
                  "share": "0.1000"},
-                {"service_scope": "web", "value_in_force": "100000.00", "share": "0.1000"},
+                {"service_scope": "web", "value_in_force": in_eur("100000.00"), "share": "0.1000"},
             ]}
         assert usd == {
-            "currency": "USD", "value_in_force": "250000.00", "vendors": 1,
+            "currency": "USD", "value_in_force": in_usd("250000.00"), "vendors": 1,
             "largest_vendor_share": "1.0000", "herfindahl_index": "1.0000",
-            "by_service_scope": [{"service_scope": "backup", "value_in_force": "250000.00",
+            "by_service_scope": [{"service_scope": "backup", "value_in_force": in_usd("250000.00"),
                                   "share": "1.0000"}]}
 
     def test_an_amended_value_changes_the_spend(self, script: Script,
                                                 contracts: dict[str, UUID]) -> None:
         script.amend(contracts["globex-net"], value=Money(Decimal("1300000.00"), "EUR"))
         eur, _ = portfolio_of(caught_up(script.ledger))["totals"]
-        assert (eur["value_in_force"], eur["largest_vendor_share"]) == ("2000000.00", "0.6500")
+        assert (eur["value_in_force"]["amount"], eur["largest_vendor_share"]) == (
+            "2000000.00", "0.6500")
 
     def test_one_vendors_portfolio_without_shares_shows_no_totals(
             self, script: Script, contracts: dict[str, UUID]) -> None:
@@ -805,8 +817,8 @@ class TestPortfolio:
         assert mine["totals"] == []
         (globex,) = mine["vendors"]
         assert globex["spend"] == [
-            {"currency": "EUR", "value_in_force": "300000.00", "share": None},
-            {"currency": "USD", "value_in_force": "250000.00", "share": None}]
+            {"currency": "EUR", "value_in_force": in_eur("300000.00"), "share": None},
+            {"currency": "USD", "value_in_force": in_usd("250000.00"), "share": None}]
         assert globex["service_scopes"] == ["backup", "network"]
 
 
@@ -1517,7 +1529,7 @@ class TestChanges:
         contract_id = script.active()
         for n in range(3 * SNAPSHOT_INTERVAL):
             if n % 20 == 7:
-                script.amend(contract_id, value=Money(Decimal(f"{1000 + n}.00"), "EUR"))
+                script.amend(contract_id, value=Money(Decimal(f"{1_300_000 + n}.00"), "EUR"))
             else:
                 script.act("designate_point_of_contact", contract_id,
                            point_of_contact=PointOfContact(f"Contact {n}", "c@acme.example"))

@@ -158,13 +158,36 @@ class TestActivation:
     def test_cannot_activate_without_exit_plan_sla_metric_and_point_of_contact(self) -> None:
         with pytest.raises(ActivationRequirementsMissing) as error:
             draft().activate(date(2026, 1, 1), BY)
-        assert error.value.missing == ["exit plan", "SLA metric", "point of contact"]
+        assert error.value.missing == ["exit plan", "SLA metric in force on 2026-01-01",
+                                       "point of contact"]
 
     def test_cannot_activate_when_every_sla_metric_is_retired(self) -> None:
         contract = ready()
         contract.amend_sla((), ("availability",), date(2026, 1, 1), "replaced", BY)
         with pytest.raises(ActivationRequirementsMissing):
             contract.activate(date(2026, 1, 1), BY)
+
+    def test_a_metric_that_takes_effect_after_the_activation_date_does_not_count(
+        self
+    ) -> None:
+        # Given the only SLA metric takes effect on 1 March
+        contract = ready()
+        contract.amend_sla((), ("availability",), date(2026, 1, 1), "replaced", BY)
+        contract.define_sla_metric(metric("latency", effective_from=date(2026, 3, 1)), BY)
+        # Then going live on 1 February is refused, naming what is missing ...
+        with pytest.raises(ActivationRequirementsMissing) as error:
+            contract.activate(date(2026, 2, 1), BY)
+        assert error.value.missing == ["SLA metric in force on 2026-02-01"]
+        # ... and on the metric's first day it is accepted.
+        contract.activate(date(2026, 3, 1), BY)
+        assert contract.activated_on == date(2026, 3, 1)
+
+    def test_a_metric_retired_by_the_activation_date_does_not_count(self) -> None:
+        contract = ready()
+        contract.amend_sla((), ("availability",), date(2026, 6, 1), "replaced", BY)
+        with pytest.raises(ActivationRequirementsMissing):
+            contract.activate(date(2026, 6, 1), BY)
+        contract.activate(date(2026, 5, 31), BY)
 
     def test_activation_with_all_requirements_goes_live(self) -> None:
         contract = active()

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+import contextlib
+from datetime import date, timedelta
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from domain.contract import Contract
-from domain.credits import Cap, MetricValue, PenaltyRule
+from domain.credits import Cap, MetricValue, PenaltyRule, round_money
+from domain.exceptions import EffectiveDateOutOfTerm, InvalidValue
 from domain.money import Money
+from domain.periods import Period
 from domain.statement import credit_statement
+from domain.values import MeasurementPeriod, RenewalOption, Term, TermChanges
 from tests.unit.test_contract import BY
-from tests.unit.test_performance import TODAY, contract_with, penalty_rule
+from tests.unit.test_performance import FULL_TIER, TODAY, contract_with, live, penalty_rule
 
 MONTHS = [f"2026-{m:02d}" for m in range(1, 13)] + [f"2027-{m:02d}" for m in range(1, 13)]
 values = st.decimals(min_value=Decimal("95"), max_value=Decimal("100"), places=2)
@@ -132,3 +136,64 @@ def test_year_boundaries_follow_the_term_start() -> None:
     contract = contract_with()
     assert contract.contract_year_of(date(2026, 12, 31)) == 0
     assert contract.contract_year_of(date(2027, 1, 1)) == 1
+
+
+amounts = st.decimals(min_value=0, max_value=Decimal("10000000"), places=2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(start=st.dates(date(2025, 1, 1), date(2030, 12, 31)), days=st.integers(31, 1300),
+       value=amounts,
+       amendments=st.lists(st.tuples(st.floats(0, 1), amounts), max_size=4),
+       new_end=st.one_of(st.none(), st.floats(0, 1.5)))
+def test_the_period_fees_of_a_whole_term_add_up_to_its_value(
+    start: date, days: int, value: Decimal, amendments: list[tuple[float, Decimal]],
+    new_end: float | None,
+) -> None:
+    # Given a term, its value amended from random days, and maybe its end moved
+    term = Term(start, start + timedelta(days=days - 1), 0, RenewalOption.NONE)
+    contract = live(term, f"{value}", rule=penalty_rule(
+        tiers=FULL_TIER, effective_from=start))
+    for share, amount in amendments:
+        effective = start + timedelta(days=int(share * (days - 1)))
+        with contextlib.suppress(InvalidValue):  # below what the term charged by then
+            contract.amend_terms(TermChanges(value=Money(amount, "EUR")), "repriced",
+                                 effective, BY)
+    if new_end is not None:
+        end = start + timedelta(days=max(1, int(new_end * days)))
+        with contextlib.suppress(InvalidValue, EffectiveDateOutOfTerm):
+            contract.amend_terms(TermChanges(end=end), "term moved", start, BY)
+    # When every month the term touches is breached in full (a credit of its whole fee)
+    month: Period | None = Period.containing(contract.term.start, MeasurementPeriod.MONTHLY)
+    while month is not None and month.start <= contract.term.end:
+        report(contract, month.label, Decimal("0"))
+        month = month.next()
+    # Then the months' fees add up to the value in force on the term's last day, and
+    # the credits, each rounded once, to within half a cent each
+    credits = list(contract.penalties.values())
+    fees = sum(Decimal(p["calculation"]["inputs"]["period_fee"]) for p in credits)
+    total = contract.value_on(contract.term.end)
+    assert round_money(fees, "EUR") == total
+    assert abs(sum(p["amount"].amount for p in credits) - total.amount) <= \
+        Decimal("0.005") * len(credits)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["99.995", "99.95", "99.7", "99.0"]), min_size=1, max_size=8),
+       st.data())
+def test_the_order_of_reports_does_not_change_what_is_owed(reported: list[str],
+                                                           data: st.DataObject) -> None:
+    # Without caps, a period's credit or bonus depends only on the values, not on when
+    # each was reported: late reports are judged as if they had come in calendar order.
+    periods = list(zip(MONTHS, reported, strict=False))
+    shuffled = data.draw(st.permutations(periods))
+    in_order, out_of_order = (contract_with(**{"consecutive_periods": 2}) for _ in range(2))
+    for contract, sequence in ((in_order, periods), (out_of_order, shuffled)):
+        for period, value in sequence:
+            report(contract, period, Decimal(value))
+
+    def owed(contract: Contract) -> dict[tuple[str, str], Decimal]:
+        items = [*contract.penalties.values(), *contract.incentives.values()]
+        return {(i["rule_id"], i["period"]): i["owed"].amount for i in items}
+
+    assert owed(out_of_order) == owed(in_order)

@@ -27,14 +27,22 @@ from domain.exceptions import (
     NothingToCorrect,
     PerformanceAlreadyReported,
     PeriodAlreadyClosed,
+    PeriodNotInService,
     PeriodNotOver,
     SlaMetricNotInForce,
     UnknownSlaMetric,
     WrongMeasurementPeriod,
 )
 from domain.money import Money
-from domain.values import MeasurementPeriod, SlaTargetChange, TermChanges
-from tests.unit.test_contract import BY, active, eur, ready
+from domain.values import (
+    MeasurementPeriod,
+    PointOfContact,
+    RenewalOption,
+    SlaTargetChange,
+    Term,
+    TermChanges,
+)
+from tests.unit.test_contract import BY, EXIT_PLAN, active, draft, eur, metric, ready
 
 TODAY = date(2027, 6, 1)
 
@@ -194,6 +202,24 @@ class TestIncentives:
         assert report(contract, "2026-02", "99.995")[-1] == "SlaMet"
         assert report(contract, "2026-03", "99.995")[-1] == "IncentiveEarned"
 
+    def test_a_late_report_that_completes_a_later_period_s_run_earns_its_bonus(self) -> None:
+        # Given three outstanding periods in a row earn the bonus; January and March were
+        contract = contract_with(consecutive_periods=3)
+        report(contract, "2026-01", "99.995")
+        report(contract, "2026-03", "99.995")
+        # When February is reported late, March's bonus is earned in the same write
+        assert report(contract, "2026-02", "99.995") == [
+            "PerformanceReported", "SlaMet", "IncentiveEarned"]
+        assert [i["period"] for i in contract.incentives.values()] == ["2026-03"]
+
+    def test_a_bonus_is_earned_once_per_period(self) -> None:
+        contract = contract_with(consecutive_periods=2)
+        for month in ("2026-01", "2026-02", "2026-04"):
+            report(contract, month, "99.995")
+        report(contract, "2026-03", "99.995")  # completes March's and April's runs
+        assert sorted(i["period"] for i in contract.incentives.values()) == [
+            "2026-02", "2026-03", "2026-04"]
+
     def test_the_bonus_cap_applies(self) -> None:
         contract = contract_with(period_cap=Cap(percent_of_fee=Decimal("1")))
         report(contract, "2026-01", "99.995")
@@ -306,6 +332,266 @@ class TestExitTriggers:
                                                  amount=eur("5000.00")), BY)
         assert report(contract, "2026-01", "99.0")[-1] == "PenaltyAssessed"
         assert report(contract, "2026-02", "99.0")[-1] == "ExitTriggerFired"
+
+
+def in_a_row(periods: int) -> Contract:
+    contract = contract_with()
+    contract.define_exit_trigger(ExitTrigger("chronic-outage", TriggerKind.CONSECUTIVE_BREACHES,
+                                             metric_id="availability", periods=periods), BY)
+    contract.collect_events()
+    return contract
+
+
+def evidence(contract: Contract, trigger_id: str = "chronic-outage") -> list[list[str]]:
+    return [[e["period"] for e in firing["evidence"]]
+            for firing in contract.trigger_firings.get(trigger_id, [])]
+
+
+class TestExitTriggersInAnyOrder:
+    """A trigger fires when an evaluation makes its condition true, whatever the order in
+    which the periods are evaluated."""
+
+    def test_closing_the_missing_period_between_two_breaches_completes_the_run(self) -> None:
+        # Given three in a row fire the trigger, and January and March were breached
+        contract = in_a_row(3)
+        report(contract, "2026-01", "99.0")
+        report(contract, "2026-03", "99.0")
+        assert evidence(contract) == []
+        # When February closes with no report (missing data counts as breach)
+        contract.close_period("2026-02", MeasurementPeriod.MONTHLY, TODAY, BY)
+        # Then the breach, its credit and the firing are one write
+        assert [type(e).__name__ for e in contract.collect_events()] == [
+            "PeriodClosed", "SlaBreached", "PenaltyAssessed", "ExitTriggerFired"]
+        assert evidence(contract) == [["2026-01", "2026-02", "2026-03"]]
+
+    def test_a_late_report_that_completes_a_run_fires_the_trigger(self) -> None:
+        contract = in_a_row(2)
+        report(contract, "2026-05", "99.0")
+        assert report(contract, "2026-04", "99.0")[-1] == "ExitTriggerFired"
+        assert evidence(contract) == [["2026-04", "2026-05"]]
+
+    def test_a_run_fires_once_however_it_grows(self) -> None:
+        contract = in_a_row(2)
+        report(contract, "2026-03", "99.0")
+        report(contract, "2026-04", "99.0")
+        contract.dismiss_trigger("chronic-outage", "vendor's recovery plan accepted", BY)
+        # Neither a later breach, nor an earlier one reported late, makes it a new run
+        assert report(contract, "2026-05", "99.0")[-1] == "PenaltyAssessed"
+        assert report(contract, "2026-02", "99.0")[-1] == "PenaltyAssessed"
+        assert evidence(contract) == [["2026-03", "2026-04"]]
+
+    def test_a_late_report_that_joins_two_fired_runs_does_not_fire_again(self) -> None:
+        contract = in_a_row(2)
+        for month in ("2026-01", "2026-02"):
+            report(contract, month, "99.0")
+        contract.dismiss_trigger("chronic-outage", "recovery plan", BY)
+        for month in ("2026-04", "2026-05"):
+            report(contract, month, "99.0")
+        contract.dismiss_trigger("chronic-outage", "second recovery plan", BY)
+        assert report(contract, "2026-03", "99.0")[-1] == "PenaltyAssessed"
+        assert len(evidence(contract)) == 2
+
+    def test_a_run_broken_by_a_correction_and_formed_again_fires_anew(self) -> None:
+        contract = in_a_row(2)
+        for month in ("2026-01", "2026-02"):
+            report(contract, month, "99.0")
+        contract.dismiss_trigger("chronic-outage", "recovery plan", BY)
+        contract.correct_performance("fix", "2026-01", (MetricValue("availability",
+                                                                    Decimal("99.95")),),
+                                     "portal", None, "restated", TODAY, BY)
+        assert report(contract, "2026-03", "99.0")[-1] == "ExitTriggerFired"
+        assert evidence(contract) == [["2026-01", "2026-02"], ["2026-02", "2026-03"]]
+
+    def test_a_back_dated_credit_that_takes_a_later_window_over_the_amount_fires(
+        self
+    ) -> None:
+        # Given credits of 1,550.00 (March) and 1,500.00 (April): 3,050.00 in 12 months
+        contract = contract_with()
+        contract.define_exit_trigger(ExitTrigger("too-costly", TriggerKind.CREDITS_EXCEED,
+                                                 amount=eur("5000.00")), BY)
+        report(contract, "2026-03", "99.8")
+        report(contract, "2026-04", "99.8")
+        # When January is reported late with a credit of 3,100.00
+        assert report(contract, "2026-01", "99.0")[-1] == "ExitTriggerFired"
+        # Then the window that went above the amount is the one ending with April, as
+        # it would have been had the periods been reported in calendar order
+        (firing,) = contract.trigger_firings["too-costly"]
+        assert firing["condition"] == "credits owed above 5000.00 at 2026-04"
+        assert [e["period"] for e in firing["evidence"]] == ["2026-01", "2026-03", "2026-04"]
+
+    def test_credits_twelve_months_apart_do_not_add_up(self) -> None:
+        contract = contract_with()
+        contract.define_exit_trigger(ExitTrigger("too-costly", TriggerKind.CREDITS_EXCEED,
+                                                 amount=eur("5000.00")), BY)
+        report(contract, "2027-02", "99.0")  # 2,800.00
+        assert report(contract, "2026-02", "99.0")[-1] == "PenaltyAssessed"  # 2,800.00
+        assert "too-costly" not in contract.trigger_firings
+
+
+def live(term: Term, value: str, activated_on: date | None = None,
+         rule: PenaltyRule | None = None) -> Contract:
+    """An active contract over term, its metric and rule in force from the term start."""
+    contract = draft(term=term, value=eur(value))
+    contract.designate_point_of_contact(PointOfContact("Ana", "ana@acme.example"), BY)
+    contract.define_sla_metric(metric(effective_from=term.start), BY)
+    contract.define_exit_plan(EXIT_PLAN, BY)
+    contract.define_penalty_rule(rule or penalty_rule(effective_from=term.start), BY)
+    contract.activate(activated_on or term.start, BY)
+    contract.collect_events()
+    return contract
+
+
+def fees(contract: Contract, period: str) -> dict[str, Any]:
+    (penalty,) = [p for p in contract.penalties.values() if p["period"] == period]
+    return {k: Decimal(v) if k.endswith("_fee") else v
+            for k, v in penalty["calculation"]["inputs"].items()
+            if k.startswith(("period_", "year_"))}
+
+
+# 319 days at 1,000.00 a day: the term ends on 15 November.
+ENDS_MID_NOVEMBER = Term(date(2026, 1, 1), date(2026, 11, 15), 30, RenewalOption.NONE)
+FULL_TIER = (Tier(Decimal("99.9"), Decimal("100")),)  # a breach credits the whole fee
+
+
+class TestFeesFollowTheTerm:
+    def test_a_period_straddling_the_term_end_is_charged_for_its_days_inside_it(self) -> None:
+        contract = live(ENDS_MID_NOVEMBER, "319000.00")
+        report(contract, "2026-11", "99.8")
+        assert owed(contract) == [eur("750.00")]  # 5% of 15 days' fee, not of 30 days'
+        assert fees(contract, "2026-11") == {
+            "period_fee": Decimal("15000"), "year_fee": Decimal("319000"),
+            "period_days": 30, "period_days_in_term": 15, "year_days": 365,
+            "year_days_in_term": 319}
+
+    def test_a_period_straddling_the_term_start_is_charged_for_its_days_inside_it(
+        self
+    ) -> None:
+        # 365 days from 15 January: January has 17 of them.
+        contract = live(Term(date(2026, 1, 15), date(2027, 1, 14), 30, RenewalOption.NONE),
+                        "365000.00")
+        report(contract, "2026-01", "99.8")
+        assert owed(contract) == [eur("850.00")]
+        assert fees(contract, "2026-01")["period_fee"] == Decimal("17000")
+
+    @pytest.mark.parametrize("year_cap", [Cap(percent_of_fee=Decimal("10")),
+                                          Cap(amount=eur("36500.00"))])
+    def test_the_year_cap_of_a_contract_year_cut_short_by_the_term_scales_likewise(
+        self, year_cap: Cap
+    ) -> None:
+        # Given a cap of 10% of a year's fee (36,500.00 for a whole year of 365 days),
+        # and a term that covers 319 days of its only contract year
+        contract = live(ENDS_MID_NOVEMBER, "319000.00", rule=penalty_rule(
+            tiers=FULL_TIER, year_cap=year_cap))
+        # When January (31,000.00) and February (28,000.00) are breached in full
+        report(contract, "2026-01", "99.0")
+        report(contract, "2026-02", "99.0")
+        # Then the year's credits stop at 319/365 of the cap: 31,900.00
+        assert owed(contract) == [eur("31000.00"), eur("900.00")]
+
+    def test_a_fixed_period_cap_scales_with_the_days_of_the_period_inside_the_term(
+        self
+    ) -> None:
+        contract = live(ENDS_MID_NOVEMBER, "319000.00", rule=penalty_rule(
+            tiers=FULL_TIER, period_cap=Cap(amount=eur("2000.00"))))
+        report(contract, "2026-10", "99.0")
+        report(contract, "2026-11", "99.0")
+        assert owed(contract) == [eur("2000.00"), eur("1000.00")]  # 15 of November's 30 days
+
+    def test_a_value_amendment_spreads_its_difference_over_the_days_left(self) -> None:
+        # Given 1,000.00 a day over 2026-2028, and 731,000.00 more from 2027 (731 days)
+        contract = contract_with(penalty_rule(tiers=FULL_TIER))
+        contract.amend_terms(_value(Decimal("1827000.00")), "scope grew", date(2027, 1, 1),
+                             BY)
+        # Then 2026 keeps 1,000.00 a day and 2027 is charged 2,000.00 a day
+        report(contract, "2026-12", "99.0")
+        report(contract, "2027-01", "99.0")
+        assert owed(contract) == [eur("31000.00"), eur("62000.00")]
+        assert fees(contract, "2027-01")["year_fee"] == Decimal("730000")
+
+    def test_a_value_amendment_in_the_middle_of_a_period_charges_each_part_its_rate(
+        self
+    ) -> None:
+        contract = contract_with(penalty_rule(tiers=FULL_TIER))
+        # 1,096,000.00 + 1,065,000.00 over the 1,065 days from 1 February 2026
+        contract.amend_terms(_value(Decimal("2161000.00")), "scope grew", date(2026, 2, 1),
+                             BY)
+        contract.amend_terms(_value(Decimal("1096000.00")), "scope shrank back",
+                             date(2026, 2, 15), BY)
+        report(contract, "2026-02", "99.0")
+        # 14 days at 2,000.00, then 14 days at 2,000.00 - 1,065,000.00 / 1,051 a day
+        fee = Decimal(14 * 2000) + 14 * (Decimal(2000) - Decimal(1065000) / Decimal(1051))
+        assert abs(fees(contract, "2026-02")["period_fee"] - fee) < Decimal("1E-20")
+
+    def test_a_value_below_what_the_term_charged_before_is_refused(self) -> None:
+        # By 1 June 2026 the term charged 151,000.00 (151 days at 1,000.00)
+        contract = contract_with()
+        with pytest.raises(InvalidValue):
+            contract.amend_terms(_value(Decimal("150000.00")), "cut", date(2026, 6, 1), BY)
+        contract.amend_terms(_value(Decimal("151000.00")), "nothing more", date(2026, 6, 1),
+                             BY)
+        assert contract.value == eur("151000.00")
+
+    def test_an_end_brought_forward_below_what_was_charged_is_refused(self) -> None:
+        # Given the value was cut to what the first year charged at 1,000.00 a day, ...
+        contract = contract_with()
+        contract.amend_terms(_value(Decimal("400000.00")), "cut", date(2027, 1, 1), BY)
+        # ... a shorter term would charge more a day in 2026 than the value allows
+        with pytest.raises(InvalidValue):
+            contract.amend_terms(TermChanges(end=date(2027, 6, 30)), "ends early",
+                                 date(2027, 1, 1), BY)
+
+
+class TestPeriodsInService:
+    """No credit and no bonus for a period in which the contract was not in service."""
+
+    def test_a_period_before_the_activation_date_is_refused_and_records_nothing(
+        self
+    ) -> None:
+        contract = ready()
+        contract.define_penalty_rule(penalty_rule(), BY)
+        contract.activate(date(2026, 3, 1), BY)
+        contract.collect_events()
+        with pytest.raises(PeriodNotInService):
+            report(contract, "2026-02", "99.0")
+        with pytest.raises(PeriodNotInService):
+            contract.close_period("2026-02", MeasurementPeriod.MONTHLY, TODAY, BY)
+        assert contract.collect_events() == []
+        assert report(contract, "2026-03", "99.0")[-1] == "PenaltyAssessed"
+
+    def test_a_period_is_judged_by_what_applied_on_its_first_day_in_service(self) -> None:
+        # Given the target is relaxed to 99.0 from 10 March, and the contract goes live on
+        # 15 March
+        contract = ready()
+        contract.define_penalty_rule(penalty_rule(), BY)
+        contract.amend_sla((SlaTargetChange("availability", Decimal("99.0")),), (),
+                           date(2026, 3, 10), "relaxed", BY)
+        contract.activate(date(2026, 3, 15), BY)
+        contract.collect_events()
+        # Then March is judged by the target of 15 March, as effective_on shows it
+        (availability,) = contract.in_force_on(date(2026, 3, 15))["sla_metrics"]
+        assert availability["target"] == Decimal("99.0")
+        assert report(contract, "2026-03", "99.5") == ["PerformanceReported", "SlaMet"]
+
+    def test_a_rule_version_is_taken_on_the_first_day_in_service(self) -> None:
+        # Given the credit rises to 7% from 10 March and the contract goes live on 15 March
+        contract = ready()
+        contract.define_penalty_rule(penalty_rule(), BY)
+        contract.amend_penalty_rule(penalty_rule(tiers=(Tier(Decimal("99.9"), Decimal("7")),),
+                                                 effective_from=date(2026, 3, 10)),
+                                    "renegotiated", BY)
+        contract.activate(date(2026, 3, 15), BY)
+        report(contract, "2026-03", "99.8")
+        (penalty,) = contract.penalties.values()
+        assert penalty["calculation"]["rule_effective_from"] == date(2026, 3, 10)
+
+    def test_on_a_day_before_the_activation_date_no_metric_and_no_rule_applies(self) -> None:
+        contract = ready()
+        contract.define_penalty_rule(penalty_rule(), BY)
+        contract.activate(date(2026, 3, 1), BY)
+        before = contract.in_force_on(date(2026, 2, 28))
+        assert (before["sla_metrics"], before["rules"]) == ([], [])
+        live_day = contract.in_force_on(date(2026, 3, 1))
+        assert [r["rule_id"] for r in live_day["rules"]] == ["availability-credit"]
 
 
 def test_performance_is_reported_only_on_an_active_contract() -> None:
