@@ -38,7 +38,7 @@ def build_ledger(settings: Settings) -> ContractLedger:
 def create_app(settings: Settings | None = None, ledger: ContractLedger | None = None) -> Flask:
     """Create the Flask application (one per process: gunicorn calls this after fork)."""
     settings = settings or Settings.from_env()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the docs assets have their own route
     app.config.update(LEDGER_SETTINGS=settings, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the documented order
     ledger = ledger or build_ledger(settings)

@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from service.http.operations import STATIC_DIR
@@ -133,3 +134,11 @@ def test_everything_but_the_docs_may_load_nothing_at_all(path: str, app: Flask,
                                                          api: Api) -> None:
     csp = policy(fetch(app, path, **api.headers()))
     assert csp == {"default-src": ["'none'"], "frame-ancestors": ["'none'"]}
+
+
+def test_the_docs_assets_have_one_address_only(client: FlaskClient) -> None:
+    # Flask's default /static route would serve them again, undocumented.
+    with client.get("/docs/docs.js") as served:
+        assert served.status_code == 200
+    with client.get("/static/docs.js") as again:
+        assert again.status_code == 404
