@@ -196,32 +196,32 @@ class FailureLimiter:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at
         self._lock = threading.Lock()
 
-    def take(self, address: str) -> None:
-        """Take a token for a database lookup of an unknown token, or raise
-        TooManyFailedAuthentications with the seconds until one is available."""
+    def check(self, address: str) -> None:
+        """Raise TooManyFailedAuthentications, with the seconds until the next try, if this
+        address has used up its failures; a valid key costs nothing, so that concurrent
+        requests with valid keys are never limited (concurrent failures may overshoot the
+        burst by at most the requests in flight)."""
+        if self._burst <= 0:
+            return
+        with self._lock:
+            tokens = self._tokens(address, self._clock())
+        if tokens < 1:
+            if self._per_second <= 0:
+                retry_after = 3600
+            else:
+                retry_after = max(1, math.ceil((1 - tokens) / self._per_second))
+            raise TooManyFailedAuthentications(retry_after)
+
+    def fail(self, address: str) -> None:
+        """Count one failed authentication of this address."""
         if self._burst <= 0:
             return
         with self._lock:
             now = self._clock()
-            tokens = self._tokens(address, now)
-            if tokens < 1:
-                if self._per_second <= 0:
-                    retry_after = 3600
-                else:
-                    retry_after = max(1, math.ceil((1 - tokens) / self._per_second))
-                raise TooManyFailedAuthentications(retry_after)
-            self._buckets[address] = (tokens - 1, now)
+            self._buckets[address] = (max(0.0, self._tokens(address, now) - 1), now)
             self._buckets.move_to_end(address)
             if len(self._buckets) > self.MAX_ADDRESSES:
                 self._forget_refilled(now)
-
-    def give_back(self, address: str) -> None:
-        """Return the token: the lookup found a valid key, which is no failure."""
-        if self._burst <= 0:
-            return
-        with self._lock:
-            now = self._clock()
-            self._buckets[address] = (min(self._burst, self._tokens(address, now) + 1), now)
 
     def _tokens(self, address: str, now: float) -> float:
         tokens, at = self._buckets.get(address, (float(self._burst), now))
@@ -296,15 +296,19 @@ class Authenticator:
             self._note_use(hit.principal.key_id, now)
             return hit.principal
         # Only lookups cost the database; each one that fails uses up this address's budget.
-        self._failures.take(address)
+        self._failures.check(address)
         row = self._tables.find_api_key(digest)
-        if row is None:
-            raise Unauthenticated("the bearer token is not valid")
-        if row["revoked_at"] is not None:
-            raise Unauthenticated("the bearer token has been revoked")
-        expires_at = datetime.fromisoformat(row["expires_at"]) if row["expires_at"] else None
-        self._check_expiry(expires_at)
-        self._failures.give_back(address)
+        try:
+            if row is None:
+                raise Unauthenticated("the bearer token is not valid")
+            if row["revoked_at"] is not None:
+                raise Unauthenticated("the bearer token has been revoked")
+            expires_at = (datetime.fromisoformat(row["expires_at"]) if row["expires_at"]
+                          else None)
+            self._check_expiry(expires_at)
+        except Unauthenticated:
+            self._failures.fail(address)
+            raise
         principal = Principal(row["key_id"], row["role"], row["vendor_id"])
         with self._lock:
             if len(self._cache) > 10_000:

@@ -7,7 +7,9 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -246,6 +248,28 @@ class TestFailedAuthenticationLimit:
         assert [get(limited, t, "198.51.100.11")[0] for t in tokens] == [200] * 10
         assert [get(limited, f"lgr_nope_{n}", "198.51.100.11")[0] for n in range(6)] == \
             [401] * 5 + [429]
+
+    def test_valid_keys_looked_up_at_once_are_never_limited(
+        self, fresh_store_url: str, fresh_ledger: ContractLedger,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        # Given more valid keys than the burst, unknown to this worker, sent at once from one
+        # address (a proxy after a restart): every lookup is in flight before any answers.
+        settings = Settings(database_url=fresh_store_url, auth_failure_burst=2,
+                            auth_failures_per_minute=1)
+        app = create_app(settings, fresh_ledger)
+        tokens = [create_api_key(fresh_ledger.tables, "auditor")[1] for _ in range(6)]
+        find = fresh_ledger.tables.find_api_key
+
+        def slow_find(digest: str) -> Any:
+            time.sleep(0.5)  # the others ask meanwhile
+            return find(digest)
+
+        monkeypatch.setattr(fresh_ledger.tables, "find_api_key", slow_find)
+        with ThreadPoolExecutor(len(tokens)) as pool:
+            statuses = list(pool.map(
+                lambda token: get(app.test_client(), token, "198.51.100.20")[0], tokens))
+        assert statuses == [200] * len(tokens)
 
     def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(
         self, limited: FlaskClient
