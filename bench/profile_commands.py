@@ -203,7 +203,7 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("stored -> events (mapper, JSON transcoder)", ("to_domain_event",)),
     ("aggregate cache deepcopy", ("deepcopy",)),
     ("domain: new event + hash chain", ("trigger_event", "_create")),
-    ("domain: command checks", ("@domain/contract.py", "@domain/values.py")),
+    ("domain: command checks", ("@domain/contract/", "@domain/values.py")),
     ("present() contract as dict", ("present",)),
     ("JSON response (jsonify)", ("jsonify", "contract_response")),
     ("request body: marshmallow schemas", ("parse_body", "parse_query")),
@@ -211,7 +211,8 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("load: repository, projection", ("Repository.get", "ContractLedger._load")),
     ("group commit bookkeeping", ("@service/committer.py", "ContractLedger._commit")),
     ("service glue (views, plumbing, hooks)", ("@service/http/", "@service/app.py",
-                                                "@service/application.py")),
+                                                "@service/application.py",
+                                                "@service/use_cases/")),
     ("Flask/Werkzeug routing, request, response", ("@flask/", "@werkzeug/")),
 ]
 

@@ -32,7 +32,7 @@ CACHEABLE_ENDPOINTS = DOCS_ENDPOINTS | {"operations.openapi", "operations.proble
 def build_ledger(settings: Settings) -> ContractLedger:
     """Build the event-sourced application for these settings."""
     return ContractLedger(settings.persistence_env(), commit_batch_size=settings.commit_batch_size,
-                          dispute_window_days=settings.dispute_window_days)
+                          dispute_window_days=settings.dispute_window_days, clock=settings.clock)
 
 
 def create_app(settings: Settings | None = None, ledger: ContractLedger | None = None) -> Flask:

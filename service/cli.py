@@ -256,8 +256,8 @@ def apikey_bootstrap() -> None:
               help="judge overdue items as of this day (default: today, UTC)")
 def evaluate(as_of: datetime | None) -> None:
     """Fire the time-based exit triggers of every contract (safe to run repeatedly)."""
-    day = as_of.date() if as_of else datetime.now(UTC).date()
     ledger = build_ledger(Settings.from_env())
+    day = as_of.date() if as_of else ledger.clock.today()
     provenance = Provenance("ledger-evaluate", "system", f"evaluate-{uuid.uuid4()}")
     try:
         ids = ledger.contract_ids()

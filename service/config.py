@@ -6,9 +6,11 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import SplitResult, unquote, urlsplit
+
+from service.clock import Clock, SystemClock
 
 DEFAULT_DATABASE_URL = "sqlite:///var/ledger.db"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -139,6 +141,8 @@ class Settings:
     read_waiters: int = 8
     projection_poll_seconds: float = 0.02
     projection_batch_size: int = 1000
+    # Not from the environment: the system clock; tests build Settings with a frozen one.
+    clock: Clock = field(default_factory=SystemClock)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

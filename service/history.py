@@ -10,7 +10,8 @@ from uuid import UUID
 
 import jsonpatch
 
-from service.application import SNAPSHOT_INTERVAL, ContractLedger, present
+from service.application import SNAPSHOT_INTERVAL, ContractLedger
+from service.representation import present
 
 UNDIFFED = ("version", "updated_at")
 """Fields every event changes; the audit entry states them itself."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from uuid import UUID
 
 from flask import Blueprint, Response, jsonify
@@ -103,9 +102,7 @@ def define_exit_plan(contract_id: UUID, ctx: CommandContext) -> CommandResult:
 def activate(contract_id: UUID, ctx: CommandContext) -> CommandResult:
     """Put the contract live (today, unless an effective date is given)."""
     data = parse_body(schemas.ActivationSchema)
-    effective_date = data["effective_date"] or datetime.now(UTC).date()
-    return ledger().activate(contract_id, expected_version(), effective_date=effective_date,
-                             ctx=ctx)
+    return ledger().activate(contract_id, expected_version(), **data, ctx=ctx)
 
 
 @bp.post("/<uuid:contract_id>/renewal")

@@ -59,7 +59,7 @@ from service.auth import ROLES, create_api_key
 from service.http.operations import STATIC_DIR
 from service.http.problems import PROBLEM_BASE, PROBLEM_TYPES
 from service.http.schemas import CONTRACT_SORTS
-from tests.support import EXIT_PLAN, POINT_OF_CONTACT, SLA_METRIC, Api
+from tests.support import EXIT_PLAN, POINT_OF_CONTACT, SLA_METRIC, Api, walk
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
@@ -684,133 +684,31 @@ def test_every_event_type_and_state_conforms(fresh_api: Api,
     its credit statement match the documented shapes."""
     api = fresh_api
     admin = Api(api.client, create_api_key(fresh_ledger.tables, "admin")[1])
-    # The notice deadline (2025-10-02) has passed: renewing needs an override.
-    term = {"start": "2024-01-01", "end": "2025-12-31", "notice_period_days": 90,
-            "renewal": "optional"}
-    exit_plan = {**EXIT_PLAN, "steps": [
-        *EXIT_PLAN["steps"],
-        {"step_id": "data-return", "description": "Return the data", "mandatory": True}]}
-    latency = {"metric_id": "latency", "name": "Latency", "unit": "ms",
-               "direction": "lower_is_better", "target": "200", "measurement_period": "monthly"}
-    target = _new_contract(api, term, active=True, metrics=(SLA_METRIC, latency),
-                           exit_plan=exit_plan)
-    contract_id, base = target.contract_id, f"/v1/contracts/{target.contract_id}"
 
-    def report(period: str, value: str, **extra: Any) -> tuple[str, dict[str, Any]]:
-        return ("performance-reports", {
-            "period": period, "values": [{"metric_id": "availability", "value": value}],
-            "source": "monitoring", "evidence_ref": None, **extra})
+    def evaluate(day: date) -> int:
+        # What `ledger evaluate` does: the overdue finding and health check fire (as `system`).
+        fired = fresh_ledger.evaluate_time_triggers(
+            day, Provenance("ledger-evaluate", "system", "evaluate-test"))
+        assert fired == 2
+        return fired
 
-    version = _act(api, contract_id, target.version, [
-        ("amendments", {"changes": {"title": "Managed network services II"},
-                        "rationale": "renamed", "effective_date": "2024-01-01"}),
-        ("sla-amendments", {"target_changes": [{"metric_id": "latency", "target": "250"}],
-                            "effective_from": "2024-01-01", "rationale": "relaxed"}),
-        ("rules", {**PENALTY_RULE, "year_cap": {"amount": {"amount": "50000.00",
-                                                           "currency": "EUR"}},
-                   "effective_from": "2024-01-01"}),
-        ("rules", {**INCENTIVE_RULE, "effective_from": "2024-01-01"}),
-        (f"rules/{PENALTY_RULE['rule_id']}/amendments", {
-            "changes": {"tiers": [{"threshold": "99.9", "percent": "7"}],
-                        "effective_from": "2024-06-01"}, "rationale": "renegotiated"}),
-        (f"rules/{INCENTIVE_RULE['rule_id']}/amendments", {
-            "changes": {"consecutive_periods": 1, "effective_from": "2024-02-01"},
-            "rationale": "renegotiated"}),
-        (f"rules/{INCENTIVE_RULE['rule_id']}/retirement", {
-            "effective_from": "2024-09-01", "reason": "replaced"}),
-        ("exit-triggers", {"trigger_id": "chronic", "kind": "consecutive_breaches",
-                           "metric_id": "availability", "periods": 2}),
-        ("exit-triggers", {"trigger_id": "any-credit", "kind": "credits_exceed",
-                           "amount": {"amount": "0.00", "currency": "EUR"}}),
-        report("2024-01", "99.0"),  # a credit: credits_exceed fires
-        report("2024-02", "99.0"),  # a second breach in a row: consecutive_breaches fires
-        report("2024-03", "99.999"),  # met: a bonus, and February's credit earned back
-        report("2024-03", "99.95", correction={"reason": "recount"}),  # the bonus reversed
-        report("2024-01", "99.7", correction={"reason": "recount"}),  # credit reversed, anew
-        ("periods/2024-04/close", {}),  # availability: a missing breach; latency: missing
-    ])
-    penalties = {(p["period"], p["status"]): p["penalty_id"]
-                 for p in api.get(f"{base}/credits").json["penalties"]}
-    adjusted, waived = penalties["2024-01", "assessed"], penalties["2024-04", "assessed"]
-    version = _act(admin, contract_id, version, [
-        (f"penalties/{adjusted}/dispute", {"reason": "planned outage", "evidence": "CHG-1"}),
-        (f"penalties/{waived}/dispute", {"reason": "no monitoring data"})])
-    _conforms(api.get(f"{base}/credits"), "/v1/contracts/{contract_id}/credits")
-    version = _act(api, contract_id, version, [
-        (f"penalties/{adjusted}/dispute-resolution", {
-            "outcome": "adjusted", "amount": {"amount": "100.00", "currency": "EUR"},
-            "reason": "partly planned"}),
-        (f"penalties/{waived}/waiver", {"reason": "goodwill", "approver": "Head of IT"})])
-    credits = _conforms(api.get(f"{base}/credits"), "/v1/contracts/{contract_id}/credits")
-    assert sorted(p["status"] for p in credits["penalties"]) == [
-        "adjusted", "earned_back", "reversed", "waived"]
-    assert [i["status"] for i in credits["incentives"]] == ["reversed"]
+    def check(stage: str, contract_id: str) -> None:
+        base = f"/v1/contracts/{contract_id}"
+        if stage == walk.DISPUTES_OPEN:
+            _conforms(api.get(f"{base}/credits"), "/v1/contracts/{contract_id}/credits")
+        elif stage == walk.CREDITS_SETTLED:
+            credits = _conforms(api.get(f"{base}/credits"), "/v1/contracts/{contract_id}/credits")
+            assert sorted(p["status"] for p in credits["penalties"]) == [
+                "adjusted", "earned_back", "reversed", "waived"]
+            assert [i["status"] for i in credits["incentives"]] == ["reversed"]
+        elif stage == walk.BEFORE_TERMINATION:
+            contract = _conforms(api.get(f"{base}?as_of_date=2025-09-01"),
+                                 "/v1/contracts/{contract_id}")
+            assert contract["exit"]["budget"]["over_budget"]
+            assert contract["governance"]["overdue_findings"] == ["backups"]
 
-    finding = {"category": "security", "severity": "critical", "description": "Patching lags",
-               "owner": "Acme"}
-    check = {"assessors": ["Ana"], "scope": "all", "overall_rating": "amber"}
-    version = _act(api, contract_id, version, [
-        ("governance-cadence", {"cadences": [
-            {"kind": "sla_review", "every": 1, "unit": "months"},
-            {"kind": "health_check", "every": 6, "unit": "months"}]}),
-        ("health-checks", {**check, "check_id": "hc-1", "conducted_on": "2024-06-30",
-                           "findings": [
-                               {**finding, "finding_id": "patching", "due_date": "2024-09-30"},
-                               {**finding, "finding_id": "minor", "severity": "low",
-                                "due_date": "2024-07-30"}]}),
-        ("findings/patching/corrective-actions", {
-            "action_id": "monthly", "description": "Monthly patching", "owner": "Acme",
-            "due_date": "2024-08-31"}),
-        ("findings/patching/corrective-actions/monthly/updates", {
-            "progress": "half of the fleet", "due_date": "2024-09-15"}),
-        ("findings/patching/corrective-actions/monthly/completion", {
-            "completed_on": "2024-09-10", "note": "all patched"}),
-        ("findings/patching/resolution", {"outcome": "resolved", "evidence": "scan report",
-                                          "resolved_on": "2024-09-20"}),
-        ("findings/minor/resolution", {"outcome": "risk_accepted", "approver": "CIO",
-                                       "reason": "cheap to live with"}),
-        ("health-checks", {**check, "check_id": "hc-2", "conducted_on": "2024-12-01",
-                           "findings": [{**finding, "finding_id": "backups",
-                                         "due_date": "2024-12-31"}]}),
-        ("reviews", {"review_id": "q1", "kind": "scorecard", "held_on": "2024-04-05",
-                     "period": "2024-Q1", "attendees": ["Ana"], "decisions": ["carry on"],
-                     "scorecard": {p: {"score": 3, "comment": "fair"} for p in (
-                         "financial", "customer", "internal_process", "learning_growth")}}),
-        ("reviews", {"review_id": "ops-1", "kind": "operational", "held_on": "2024-04-05",
-                     "period": "March", "attendees": ["Ana"]}),
-        ("improvement-proposals", {**PROPOSAL, "estimated_saving": {"amount": "10.00",
-                                                                    "currency": "EUR"}}),
-        ("improvement-proposals/proposal-1/decision", {"decision": "accepted",
-                                                       "reason": "worth it"}),
-        ("improvement-proposals/proposal-1/implementation", {
-            "realised_benefit": "fewer tickets", "realised_saving": None}),
-        ("exit-triggers", MANUAL_TRIGGER),  # fires at once
-        ("exit-triggers/manual-1/dismissal", {"reason": "talked it through"}),
-        ("exit-triggers", {"trigger_id": "critical-open", "kind": "critical_finding_overdue"}),
-        ("exit-triggers", {"trigger_id": "check-overdue", "kind": "health_check_overdue",
-                           "days": 10}),
-    ])
-    version = _act(admin, contract_id, version, [
-        ("findings/backups/responses", {"response": "restores are tested weekly now"})])
-    # What `ledger evaluate` does: the overdue finding and health check fire (as `system`).
-    fired = fresh_ledger.evaluate_time_triggers(
-        date(2025, 8, 1), Provenance("ledger-evaluate", "system", "evaluate-test"))
-    assert fired == 2
-    version = _act(api, contract_id, version + fired, [
-        ("exit", {"reason": "backups never fixed", "trigger_id": "critical-open"}),
-        ("exit/steps/handover/start", {}),
-        ("exit/steps/handover/completion", {"note": "handed over"}),
-        ("exit/spend", {"amount": {"amount": "60000.00", "currency": "EUR"},
-                        "description": "migration", "spent_on": "2025-09-01"}),
-        ("renewal", {"new_end": "2026-12-31", "reason": "bridge",
-                     "override_reason": "the new provider is late"}),
-    ])
-    contract = _conforms(api.get(f"{base}?as_of_date=2025-09-01"), "/v1/contracts/{contract_id}")
-    assert contract["exit"]["budget"]["over_budget"]
-    assert contract["governance"]["overdue_findings"] == ["backups"]
-    _act(admin, contract_id, version, [
-        ("termination", {"reason": "exited", "effective_date": "2025-12-31",
-                         "override_reason": "data returned by courier"})])
+    last = walk.walk_every_event(api, admin, evaluate=evaluate, checkpoint=check)
+    base = f"/v1/contracts/{last.json['id']}"
     _conforms(api.get(base), "/v1/contracts/{contract_id}")
     events = _conforms(api.get(f"{base}/events?limit=1000"),
                        "/v1/contracts/{contract_id}/events")["events"]

@@ -15,9 +15,10 @@ from werkzeug.test import TestResponse
 
 from domain.history import EVENT_TYPES
 from domain.money import MINOR_UNITS
-from tests.api.test_performance_api import INCENTIVE_RULE, PENALTY_RULE
+from tests.api.test_performance_api import PENALTY_RULE
 from tests.api.test_read_side_api import walk
-from tests.support import EXIT_PLAN, POINT_OF_CONTACT, SLA_METRIC, Api
+from tests.support import Api
+from tests.support.walk import walk_every_event
 
 NOTHING_PRESENTED = {"PerformanceReportMissing"}
 """Events that change nothing the contract presents (the gap is the fact they record)."""
@@ -50,103 +51,6 @@ def penalty_of(api: Api, contract_id: str, period: str) -> str:
                 if p["period"] == period and p["status"] == "assessed")
 
 
-def everything(api: Api, admin: Api, vendor_id: str = "acme") -> TestResponse:
-    """A contract walked through an event of every type: the last act's response."""
-    term = {"start": "2024-01-01", "end": "2025-12-31", "notice_period_days": 90,
-            "renewal": "optional"}
-    latency = {"metric_id": "latency", "name": "Latency", "unit": "ms",
-               "direction": "lower_is_better", "target": "200",
-               "measurement_period": "monthly", "effective_from": "2024-01-01"}
-    contract_id = api.draft(term=term, vendor={"vendor_id": vendor_id, "name": "Acme"},
-                            value={"amount": "731000", "currency": "EUR"}).json["id"]
-    version = act(api, contract_id, 1, [
-        ("point-of-contact", POINT_OF_CONTACT),
-        ("sla-metrics", {**SLA_METRIC, "effective_from": "2024-01-01"}),
-        ("sla-metrics", latency),
-        ("exit-plan", {**EXIT_PLAN, "steps": [  # one mandatory step stays incomplete
-            *EXIT_PLAN["steps"],
-            {"step_id": "data-return", "description": "Return the data", "mandatory": True}]}),
-        ("activation", {"effective_date": "2024-01-01"}),
-        ("amendments", {"changes": {"title": "Managed network services II"},
-                        "rationale": "renamed", "effective_date": "2024-01-01"}),
-        ("sla-amendments", {"target_changes": [{"metric_id": "latency", "target": "250"}],
-                            "effective_from": "2024-01-01", "rationale": "relaxed"}),
-        ("rules", {**PENALTY_RULE, "earn_back_periods": 1, "effective_from": "2024-01-01"}),
-        ("rules", {**INCENTIVE_RULE, "effective_from": "2024-01-01"}),
-        (f"rules/{PENALTY_RULE['rule_id']}/amendments", {
-            "changes": {"tiers": [{"threshold": "99.9", "percent": "7"}],
-                        "effective_from": "2024-06-01"}, "rationale": "renegotiated"}),
-        (f"rules/{INCENTIVE_RULE['rule_id']}/amendments", {
-            "changes": {"consecutive_periods": 1, "effective_from": "2024-02-01"},
-            "rationale": "renegotiated"}),
-        (f"rules/{INCENTIVE_RULE['rule_id']}/retirement", {
-            "effective_from": "2024-09-01", "reason": "replaced"}),
-        ("exit-triggers", {"trigger_id": "chronic", "kind": "consecutive_breaches",
-                           "metric_id": "availability", "periods": 2}),
-        report("2024-01", "99.0"),
-        report("2024-02", "99.0"),  # a second breach in a row: the trigger fires
-        report("2024-03", "99.999"),  # met: a bonus, and February's credit earned back
-        report("2024-03", "99.95", correction={"reason": "recount"}),  # the bonus reversed
-        report("2024-01", "99.7", correction={"reason": "recount"}),  # credit reversed, anew
-        ("periods/2024-04/close", {}),  # availability: a missing breach; latency: missing
-    ]).json["version"]
-    adjusted, waived = penalty_of(api, contract_id, "2024-01"), penalty_of(api, contract_id,
-                                                                           "2024-04")
-    finding = {"category": "security", "severity": "critical", "description": "Patching lags",
-               "owner": "Acme"}
-    check = {"assessors": ["Ana"], "scope": "all", "overall_rating": "amber"}
-    return act(admin, contract_id, version, [
-        (f"penalties/{adjusted}/dispute", {"reason": "planned outage", "evidence": "CHG-1"}),
-        (f"penalties/{adjusted}/dispute-resolution", {
-            "outcome": "adjusted", "amount": {"amount": "100", "currency": "EUR"},
-            "reason": "partly planned"}),
-        (f"penalties/{waived}/waiver", {"reason": "goodwill", "approver": "Head of IT"}),
-        ("governance-cadence", {"cadences": [
-            {"kind": "sla_review", "every": 1, "unit": "months"},
-            {"kind": "health_check", "every": 6, "unit": "months"}]}),
-        ("health-checks", {**check, "check_id": "hc-1", "conducted_on": "2024-06-30",
-                           "findings": [
-                               {**finding, "finding_id": "patching", "due_date": "2024-09-30"},
-                               {**finding, "finding_id": "minor", "severity": "low",
-                                "due_date": "2024-07-30"}]}),
-        ("findings/patching/corrective-actions", {
-            "action_id": "monthly", "description": "Monthly patching", "owner": "Acme",
-            "due_date": "2024-08-31"}),
-        ("findings/patching/corrective-actions/monthly/updates", {
-            "progress": "half of the fleet", "due_date": "2024-09-15"}),
-        ("findings/patching/corrective-actions/monthly/completion", {
-            "completed_on": "2024-09-10", "note": "all patched"}),
-        ("findings/patching/resolution", {"outcome": "resolved", "evidence": "scan report",
-                                          "resolved_on": "2024-09-20"}),
-        ("findings/minor/responses", {"response": "we will patch it anyway"}),
-        ("findings/minor/resolution", {"outcome": "risk_accepted", "approver": "CIO",
-                                       "reason": "cheap to live with"}),
-        ("reviews", {"review_id": "q1", "kind": "scorecard", "held_on": "2024-04-05",
-                     "period": "2024-Q1", "attendees": ["Ana"], "decisions": ["carry on"],
-                     "scorecard": {p: {"score": 3, "comment": "fair"} for p in (
-                         "financial", "customer", "internal_process", "learning_growth")}}),
-        ("improvement-proposals", {"proposal_id": "proposal-1", "title": "Self-service",
-                                   "expected_benefit": "fewer",
-                                   "estimated_saving": {"amount": "10", "currency": "EUR"}}),
-        ("improvement-proposals/proposal-1/decision", {"decision": "accepted",
-                                                       "reason": "worth it"}),
-        ("improvement-proposals/proposal-1/implementation", {
-            "realised_benefit": "fewer tickets", "realised_saving": None}),
-        ("exit-triggers", {"trigger_id": "manual-1", "kind": "manual",
-                           "reason": "loss of trust"}),
-        ("exit-triggers/manual-1/dismissal", {"reason": "talked it through"}),
-        ("exit", {"reason": "never fixed", "trigger_id": "chronic"}),
-        ("exit/steps/handover/start", {}),
-        ("exit/steps/handover/completion", {"note": "handed over"}),
-        ("exit/spend", {"amount": {"amount": "60000", "currency": "EUR"},
-                        "description": "migration", "spent_on": "2025-09-01"}),
-        ("renewal", {"new_end": "2026-12-31", "reason": "bridge",
-                     "override_reason": "the new provider is late"}),
-        ("termination", {"reason": "exited", "effective_date": "2025-12-31",
-                         "override_reason": "data returned by courier"}),
-    ])
-
-
 @pytest.fixture
 def admin(as_role: Callable[[str], Api]) -> Api:
     return as_role("admin")
@@ -154,7 +58,7 @@ def admin(as_role: Callable[[str], Api]) -> Api:
 
 @pytest.fixture
 def walked(api: Api, admin: Api) -> TestResponse:
-    return everything(api, admin)
+    return walk_every_event(api, admin)
 
 
 def shown(representation: dict[str, Any]) -> dict[str, Any]:
@@ -302,7 +206,7 @@ class TestMoney:
     ) -> None:
         # Given a contract walked through every event, with amounts given without cents
         vendor_id = f"v{uuid.uuid4().hex[:12]}"
-        last = everything(api, admin, vendor_id)
+        last = walk_every_event(api, admin, vendor_id=vendor_id)
         contract_id, version = last.json["id"], last.json["version"]
         base = f"/v1/contracts/{contract_id}"
         position = int(last.headers["Ledger-Position"])

@@ -1,4 +1,5 @@
-"""Test helpers: valid request bodies and a client that speaks as one principal."""
+"""Test helpers: valid request bodies, a client that speaks as one principal, and (in
+tests.support.walk) a contract walked through an event of every type."""
 
 from __future__ import annotations
 
