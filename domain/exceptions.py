@@ -163,6 +163,10 @@ class IllegalProposalTransition(ContractError):
     """The proposal is not in a state that allows this act."""
 
 
+class NotTheProposer(ContractError):
+    """A vendor withdraws only a proposal a vendor made, not procurement's."""
+
+
 class UnknownTrigger(ContractError):
     """No exit trigger with this id."""
 

@@ -17,6 +17,7 @@ PostgreSQL alike; `Database` adapts it to each.
 
 from __future__ import annotations
 
+import inspect
 import sqlite3
 import time
 from abc import ABC, abstractmethod
@@ -35,6 +36,7 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
 
 VIEWS_TABLE = "ledger_views"
 TRACKING_TABLE = "ledger_view_tracking"
@@ -597,12 +599,37 @@ def create_registry(cursor: Cursor, db: Database) -> None:
 TView = TypeVar("TView", bound=View)
 
 
+def folded_topics(fold: singledispatchmethod[Any]) -> tuple[str, ...]:
+    """The topics of the event classes fold has a handler for, and of their subclasses
+    (a handler for a class also takes its subclasses), sorted."""
+    classes: set[type] = set()
+    pending = [cls for cls in fold.dispatcher.registry if cls is not object]
+    while pending:
+        cls = pending.pop()
+        if cls not in classes:
+            classes.add(cls)
+            pending.extend(cls.__subclasses__())
+    return tuple(sorted(get_topic(cls) for cls in classes))
+
+
 class LedgerProjection(Projection[TView], Generic[TView]):
     """Folds events into a view's rows: one small `fold` handler per event type."""
 
     topics: tuple[str, ...] = ()
-    """Topics of the events the view folds ("" = every event); the others only move
-    its position on."""
+    """Topics of the events the view folds (none = every event); the others only move
+    its position on. Derived from the `fold` handlers a view registers, never listed
+    by hand: a hand list drifts from the handlers, and an event left off it is never
+    folded."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fold = inspect.getattr_static(cls, "fold")
+        if not isinstance(fold, singledispatchmethod):
+            return  # one plain fold for every event
+        if "topics" in cls.__dict__:
+            raise TypeError(f"{cls.__name__}: topics follow its fold handlers; "
+                            "do not list them as well")
+        cls.topics = folded_topics(fold)
 
     coalesced_topics: frozenset[str] = frozenset()
     """Topics of events whose fold sets nothing that a later event of the same originator

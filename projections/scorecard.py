@@ -7,8 +7,6 @@ from decimal import Decimal
 from functools import singledispatchmethod
 from typing import Any
 
-from eventsourcing.utils import get_topic
-
 from domain.contract import Contract
 from domain.money import money_data
 from domain.periods import period_of_label
@@ -41,15 +39,6 @@ TABLES = {
                       "scorecard_average TEXT"),
                      key=("contract_id", "review_id")),
 }
-
-FOLDED = (
-    Contract.ContractDrafted, Contract.TermsAmended, Contract.SlaMet, Contract.SlaBreached,
-    Contract.PenaltyAssessed, Contract.IncentiveEarned, Contract.PenaltyEarnedBack,
-    Contract.PenaltyReversed, Contract.IncentiveReversed, Contract.PenaltyWaived,
-    Contract.PenaltyDisputed, Contract.DisputeResolved, Contract.FindingRecorded,
-    Contract.FindingResolved, Contract.FindingRiskAccepted, Contract.ReviewHeld,
-)
-
 
 _CREDIT_CHANGES = (Contract.PenaltyEarnedBack, Contract.PenaltyReversed,
                    Contract.IncentiveReversed, Contract.PenaltyWaived, Contract.PenaltyDisputed,
@@ -180,7 +169,7 @@ def _rate(met: int, evaluated: int) -> str | None:
 
 class ScorecardProjection(LedgerProjection[ScorecardView]):
     name = "scorecard"
-    topics = tuple(get_topic(cls) for cls in FOLDED)
+    # Its topics are those of the events its fold handlers below take (LedgerProjection).
 
     def begin(self, session: Session, events: Sequence[Any]) -> Mapping[str, Rows]:
         rows = {table: session.rows(table) for table in TABLES}

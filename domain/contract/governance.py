@@ -15,6 +15,7 @@ from domain.exceptions import (
     FindingClosed,
     IllegalProposalTransition,
     InvalidValue,
+    NotTheProposer,
     UnknownCorrectiveAction,
     UnknownFinding,
     UnknownProposal,
@@ -374,6 +375,26 @@ class Governance(ContractState):
         self.proposals[proposal_id].update(status="implemented",
                                            realised_benefit=realised_benefit,
                                            realised_saving=realised_saving)
+
+    class ProposalWithdrawn(ContractEvent):
+        proposal_id: str
+        reason: str
+
+    def withdraw_proposal(self, proposal_id: str, reason: str, provenance: Provenance) -> None:
+        """Withdraw a proposal nobody has decided yet (a vendor only one a vendor made)."""
+        proposal = self._proposal(proposal_id)
+        if proposal["status"] != "proposed":
+            raise IllegalProposalTransition(
+                f"only a proposed proposal is withdrawn; this one is {proposal['status']}")
+        if provenance.actor_role == "vendor" and proposal["proposed_by"] != "vendor":
+            raise NotTheProposer(
+                f"proposal {proposal_id!r} was made by {proposal['proposed_by']}, not the vendor")
+        check_text(reason, "reason")
+        self._proposal_withdrawn(proposal_id=proposal_id, reason=reason, provenance=provenance)
+
+    @event(ProposalWithdrawn)
+    def _proposal_withdrawn(self, proposal_id: str, reason: str, provenance: Provenance) -> None:
+        self.proposals[proposal_id].update(status="withdrawn", decision_reason=reason)
 
     def governance_status(self, as_of: date) -> dict[str, Any]:
         """Return, as of a day, each cadence's last and next date and what is overdue."""

@@ -8,7 +8,6 @@ from flask import Blueprint, Response, jsonify
 
 from service.application import CommandContext, CommandResult
 from service.auth import READ_CONTRACTS, READ_EVENTS, WRITE_CONTRACTS, Forbidden
-from service.http import schemas
 from service.http.plumbing import (
     command,
     contract_response,
@@ -18,6 +17,7 @@ from service.http.plumbing import (
     parse_query,
     principal,
 )
+from service.http.schemas import contracts as schemas
 
 bp = Blueprint("contracts", __name__, url_prefix="/v1/contracts")
 

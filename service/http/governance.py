@@ -8,8 +8,8 @@ from flask import Blueprint
 
 from service.application import CommandContext, CommandResult
 from service.auth import PROPOSE_IMPROVEMENTS, RESPOND_TO_FINDINGS, WRITE_CONTRACTS
-from service.http import schemas
 from service.http.plumbing import command, expected_version, ledger, parse_body
+from service.http.schemas import governance as schemas
 
 bp = Blueprint("governance", __name__, url_prefix="/v1/contracts/<uuid:contract_id>")
 
@@ -114,6 +114,16 @@ def implement_proposal(contract_id: UUID, proposal_id: str,
     data = parse_body(schemas.ProposalImplementationSchema)
     return ledger().implement_proposal(contract_id, expected_version(),
                                        proposal_id=proposal_id, **data, ctx=ctx)
+
+
+@bp.post("/improvement-proposals/<proposal_id>/withdrawal")
+@command(PROPOSE_IMPROVEMENTS)
+def withdraw_proposal(contract_id: UUID, proposal_id: str,
+                      ctx: CommandContext) -> CommandResult:
+    """Withdraw a proposal nobody has decided yet (a vendor: one a vendor made)."""
+    data = parse_body(schemas.ProposalWithdrawalSchema)
+    return ledger().withdraw_proposal(contract_id, expected_version(),
+                                      proposal_id=proposal_id, **data, ctx=ctx)
 
 
 @bp.post("/exit-triggers/<trigger_id>/dismissal")

@@ -11,8 +11,8 @@ from marshmallow import ValidationError
 from domain.values import MeasurementPeriod
 from service.application import CommandContext, CommandResult
 from service.auth import DISPUTE_PENALTIES, READ_CONTRACTS, REPORT_PERFORMANCE, WRITE_CONTRACTS
-from service.http import schemas
 from service.http.plumbing import command, expected_version, ledger, parse_body, principal
+from service.http.schemas import performance as schemas
 
 bp = Blueprint("performance", __name__, url_prefix="/v1/contracts/<uuid:contract_id>")
 

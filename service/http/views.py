@@ -23,9 +23,9 @@ from projections.scorecard import ScorecardView
 from projections.vendors import portfolio, portfolio_rows
 from service.auth import READ_CONTRACTS, READ_EVENTS
 from service.history import changes
-from service.http import schemas
 from service.http.paging import decode_cursor, page, read, views
 from service.http.plumbing import POSITION_HEADER, ledger, parse_query, principal
+from service.http.schemas import views as schemas
 
 bp = Blueprint("views", __name__, url_prefix="/v1")
 

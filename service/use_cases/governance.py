@@ -109,3 +109,9 @@ class GovernanceUseCases(UseCases):
         return self._execute(contract_id, expected_version, ctx, lambda c: (
             c.implement_proposal(proposal_id, realised_benefit, realised_saving,
                                  ctx.provenance)))
+
+    def withdraw_proposal(self, contract_id: UUID, expected_version: int, *,
+                          proposal_id: str, reason: str, ctx: CommandContext) -> CommandResult:
+        """Withdraw a proposal that is still proposed."""
+        return self._execute(contract_id, expected_version, ctx, lambda c: (
+            c.withdraw_proposal(proposal_id, reason, ctx.provenance)))

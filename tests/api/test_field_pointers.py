@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
-from tests.api.test_performance_api import PENALTY_RULE
 from tests.support import Api, contract_body
+from tests.support.bodies import PENALTY_RULE
 
 EUR_CAP = {"amount": {"amount": "50000.00", "currency": "EUR"}}
 USD_CAP = {"amount": {"amount": "50000.00", "currency": "USD"}}

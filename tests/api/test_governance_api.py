@@ -8,16 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support import Api
-
-HEALTH_CHECK = {
-    "check_id": "hc-2026-h1", "conducted_on": "2026-06-30", "assessors": ["Ana", "Ben"],
-    "scope": "delivery and security", "overall_rating": "amber",
-    "findings": [{"finding_id": "patching", "category": "security", "severity": "critical",
-                  "description": "Patching lags 60 days", "owner": "Acme security lead",
-                  "due_date": "2026-09-30"}],
-}
-SCORECARD = {p: {"score": 4, "comment": "steady"} for p in
-             ("financial", "customer", "internal_process", "learning_growth")}
+from tests.support.bodies import HEALTH_CHECK, SCORECARD
 
 
 def checked(api: Api) -> tuple[str, int]:

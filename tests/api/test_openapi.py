@@ -58,7 +58,7 @@ from service.application import ContractLedger
 from service.auth import ROLES, create_api_key
 from service.http.operations import STATIC_DIR
 from service.http.problems import PROBLEM_BASE, PROBLEM_TYPES
-from service.http.schemas import CONTRACT_SORTS
+from service.http.schemas.views import CONTRACT_SORTS
 from tests.support import EXIT_PLAN, POINT_OF_CONTACT, SLA_METRIC, Api, walk
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "openapi.yaml"

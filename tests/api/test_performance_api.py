@@ -9,19 +9,7 @@ from typing import Any
 import pytest
 
 from tests.support import Api
-
-PENALTY_RULE = {
-    "kind": "penalty", "rule_id": "availability-credit", "metric_id": "availability",
-    "tiers": [{"threshold": "99.9", "percent": "5"}, {"threshold": "99.5", "percent": "10"}],
-    "period_cap": {"percent_of_fee": "10"}, "year_cap": {"amount": {"amount": "50000.00",
-                                                                     "currency": "EUR"}},
-    "earn_back_periods": 0, "missing_data": "breach", "effective_from": "2026-01-01",
-}
-INCENTIVE_RULE = {
-    "kind": "incentive", "rule_id": "availability-bonus", "metric_id": "availability",
-    "tiers": [{"threshold": "99.99", "percent": "2"}], "consecutive_periods": 1,
-    "effective_from": "2026-01-01",
-}
+from tests.support.bodies import INCENTIVE_RULE, PENALTY_RULE
 
 
 def with_rules(api: Api) -> tuple[str, int]:

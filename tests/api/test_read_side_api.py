@@ -24,10 +24,10 @@ from service.application import ContractLedger
 from service.auth import create_api_key
 from service.config import Settings
 from service.runner import ProjectionRunner, build_projections, follower_for
-from tests.api.test_governance_api import HEALTH_CHECK, SCORECARD
-from tests.api.test_performance_api import INCENTIVE_RULE, PENALTY_RULE
 from tests.conftest import Tokens
 from tests.support import EXIT_PLAN, POINT_OF_CONTACT, SLA_METRIC, Api
+from tests.support.bodies import HEALTH_CHECK, INCENTIVE_RULE, PENALTY_RULE, SCORECARD
+from tests.support.paging import ok, walk
 
 FAR_AHEAD = 10**12
 """A position no test session reaches."""
@@ -61,13 +61,6 @@ def version_of(response: TestResponse) -> int:
     return int(response.json["version"])
 
 
-def ok(response: TestResponse) -> Any:
-    """The JSON of a 200 answer that names its position in body and header alike."""
-    assert response.status_code == 200, response.json
-    assert response.headers["Ledger-Position"] == str(response.json["position"])
-    return response.json
-
-
 def amend_value(api: Api, contract_id: str, version: int, amount: str,
                 **headers: str) -> TestResponse:
     response = api.post(f"/v1/contracts/{contract_id}/amendments", {
@@ -81,21 +74,6 @@ def search(api: Api, after: TestResponse | int | None = None, **params: Any) -> 
     """The ids a contract search answers, in order."""
     body = ok(api.read(f"/v1/contracts?{urlencode(params)}", after))
     return [item["id"] for item in body["items"]]
-
-
-def walk(api: Api, path: str, after: TestResponse | int | None = None,
-         **params: Any) -> list[dict[str, Any]]:
-    """Every item of a list, page by page, following next_cursor."""
-    items: list[dict[str, Any]] = []
-    cursor = None
-    for _ in range(1000):
-        query = {**params, **({"cursor": cursor} if cursor else {})}
-        body = ok(api.read(f"{path}?{urlencode(query)}", after))
-        items += body["items"]
-        cursor = body["next_cursor"]
-        if cursor is None:
-            return items
-    raise AssertionError("the cursor never ran out")
 
 
 def tampered(cursor: str, key: Any) -> str:

@@ -15,9 +15,9 @@ from werkzeug.test import TestResponse
 
 from domain.history import EVENT_TYPES
 from domain.money import MINOR_UNITS
-from tests.api.test_performance_api import PENALTY_RULE
-from tests.api.test_read_side_api import walk
 from tests.support import Api
+from tests.support.bodies import PENALTY_RULE
+from tests.support.paging import walk
 from tests.support.walk import walk_every_event
 
 NOTHING_PRESENTED = {"PerformanceReportMissing"}

@@ -16,8 +16,8 @@ from werkzeug.test import TestResponse
 from service.app import build_ledger
 from service.application import ContractLedger
 from service.config import Settings
-from tests.api.test_performance_api import INCENTIVE_RULE, PENALTY_RULE
 from tests.support import Api
+from tests.support.bodies import INCENTIVE_RULE, PENALTY_RULE
 
 SPEC = schemathesis.openapi.from_path(Path(__file__).resolve().parents[2] / "openapi.yaml")
 CONTRACT = "/v1/contracts/{contract_id}"

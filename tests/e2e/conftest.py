@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.e2e.test_lifecycle_e2e import Server, Store, create_key, start, stop
+from tests.support.e2e import Server, Store, create_key, start, stop
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_lifecycle_e2e import free_port, ledger_command
+from tests.support.e2e import free_port, ledger_command
 
 pytestmark = [pytest.mark.e2e]
 

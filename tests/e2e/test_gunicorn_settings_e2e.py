@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.test_lifecycle_e2e import free_port, ledger, ledger_command, stop
+from tests.support.e2e import free_port, ledger, ledger_command, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +43,7 @@ def serve(tmp_path: Path, **extra: str) -> Iterator[str]:
             try:
                 if requests.get(base + "/healthz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow under load
                 time.sleep(0.2)
         yield base
     finally:

@@ -24,7 +24,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.e2e.test_lifecycle_e2e import free_port, ledger_command, stop
+from tests.support.e2e import free_port, ledger_command, stop
 
 pytestmark = [pytest.mark.e2e]
 
@@ -219,7 +219,7 @@ def wheel_server(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> I
             try:
                 if requests.get(base + "/healthz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow under load
                 time.sleep(0.2)
         else:
             pytest.fail(f"the installed `ledger serve` did not start:\n{log.read_text()}")

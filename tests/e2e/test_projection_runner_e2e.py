@@ -25,8 +25,8 @@ import requests
 
 from service.runner import VIEWS
 from tests.conftest import POSTGRES_URL, postgres_schema
-from tests.e2e.test_lifecycle_e2e import Server, Store, call, ledger, ledger_command
 from tests.support import EXIT_PLAN, POINT_OF_CONTACT, SLA_METRIC, contract_body
+from tests.support.e2e import Server, Store, call, ledger, ledger_command
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 

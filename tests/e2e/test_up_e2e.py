@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.test_lifecycle_e2e import free_port, ledger_command
 from tests.support import contract_body
+from tests.support.e2e import free_port, ledger_command
 
 pytestmark = [pytest.mark.e2e]
 
@@ -58,7 +58,7 @@ def service(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, str]
         try:
             if requests.get(base + "/readyz", timeout=2).status_code == 200:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow under load
             time.sleep(0.2)
     try:
         yield up, base, token

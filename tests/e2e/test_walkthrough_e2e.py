@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.conftest import STORES, postgres_schema
-from tests.e2e.test_lifecycle_e2e import free_port, ledger_command, stop
+from tests.support.e2e import free_port, ledger_command, stop
 
 pytestmark = [pytest.mark.e2e]
 
@@ -100,7 +100,7 @@ def _serve(url: str, cwd: Path) -> Iterator[tuple[str, dict[str, str]]]:
             try:
                 if requests.get(base + "/readyz", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow under load
                 time.sleep(0.2)
         else:
             pytest.fail(f"`ledger up` did not become ready:\n{log.read_text()[-4000:]}")

@@ -7,9 +7,8 @@ from uuid import UUID
 from service.app import build_ledger
 from service.application import SNAPSHOT_INTERVAL, ContractLedger
 from service.config import Settings
-from tests.api.test_governance_api import HEALTH_CHECK, SCORECARD
-from tests.api.test_performance_api import INCENTIVE_RULE, PENALTY_RULE
 from tests.support import Api
+from tests.support.bodies import HEALTH_CHECK, INCENTIVE_RULE, PENALTY_RULE, SCORECARD
 
 
 def test_every_kind_of_state_round_trips_through_a_snapshot(

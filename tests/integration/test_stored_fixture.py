@@ -17,7 +17,7 @@ from service.app import build_ledger
 from service.application import ContractLedger
 from service.config import Settings
 from service.integrity import verify_chains
-from tests.fixtures.stored_events import StoredFixture, replayed
+from tests.fixtures.stored_events import FIXTURE_PATH, StoredFixture, replayed
 
 TOPICS = [
     "domain.contract:Contract",  # the class a snapshot's state is of
@@ -63,6 +63,7 @@ TOPICS = [
     "domain.contract:Contract.PointOfContactDesignated",
     "domain.contract:Contract.ProposalDecided",
     "domain.contract:Contract.ProposalImplemented",
+    "domain.contract:Contract.ProposalWithdrawn",
     "domain.contract:Contract.RenewalDeadlineOverridden",
     "domain.contract:Contract.ReviewHeld",
     "domain.contract:Contract.RuleRetired",
@@ -78,8 +79,18 @@ if one stops resolving, or a class's topic changes (a rename, a move to another 
 a base class of its own), old rows stop loading or new rows are written under a new name."""
 
 
+# The newest recording, and the rows written by the code before issue 11's split (kept:
+# a refactor must go on loading what earlier releases wrote, not only what it writes).
+RECORDINGS = [FIXTURE_PATH, FIXTURE_PATH.with_name("stored_events_c03dc7f.json")]
+
+
+@pytest.fixture(scope="module", params=RECORDINGS, ids=lambda path: path.stem)
+def fixture(request: pytest.FixtureRequest) -> StoredFixture:
+    return StoredFixture.load(request.param)
+
+
 @pytest.fixture(scope="module")
-def fixture() -> StoredFixture:
+def newest() -> StoredFixture:
     return StoredFixture.load()
 
 
@@ -92,12 +103,14 @@ def ledger_on(url: str, *, snapshotting: bool = True) -> ContractLedger:
 
 
 def test_the_fixture_holds_every_event_type_snapshots_and_old_shapes(
-    fixture: StoredFixture,
+    newest: StoredFixture,
 ) -> None:
+    fixture = newest
     assert {resolve_topic(row.topic).__name__ for row in fixture.events} >= EVENT_TYPES
     states = [json.loads(row.state)["state"] for row in fixture.snapshots]
-    # snapshots as this release takes them (state v2) and as earlier ones did (v1)
-    assert sorted(state.get("class_version", 1) for state in states) == [1, 2, 2]
+    # snapshots as this release takes them (state v2: the walk's, at versions 27, 50 and
+    # 76) and as earlier ones did (v1)
+    assert sorted(state.get("class_version", 1) for state in states) == [1, 2, 2, 2]
     designations = [json.loads(row.state) for row in fixture.events
                     if row.topic.endswith(".PointOfContactDesignated")]
     assert any("point_of_contact" not in state for state in designations)  # the v1 shape
@@ -162,9 +175,10 @@ def test_a_tampered_copy_of_the_stored_events_fails_verification(
         ledger.close()
 
 
-def test_every_topic_ever_written_still_names_its_class(fixture: StoredFixture) -> None:
-    written = {row.topic for row in [*fixture.events, *fixture.snapshots]}
-    written |= {json.loads(row.state)["topic"] for row in fixture.snapshots}
+def test_every_topic_ever_written_still_names_its_class() -> None:
+    recordings = [StoredFixture.load(path) for path in RECORDINGS]
+    written = {row.topic for f in recordings for row in [*f.events, *f.snapshots]}
+    written |= {json.loads(row.state)["topic"] for f in recordings for row in f.snapshots}
     assert sorted(written) == TOPICS
     for topic in TOPICS:
         # resolving alone is not enough: an alias would load old rows while new ones

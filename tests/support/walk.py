@@ -14,6 +14,7 @@ from typing import Any
 from werkzeug.test import TestResponse
 
 from tests.support import EXIT_PLAN, POINT_OF_CONTACT, SLA_METRIC, Api
+from tests.support.bodies import INCENTIVE_RULE, PENALTY_RULE
 
 Act = tuple[str, dict[str, Any]]
 
@@ -23,18 +24,12 @@ TERM = {"start": "2024-01-01", "end": "2025-12-31", "notice_period_days": 90,
 LATENCY = {"metric_id": "latency", "name": "Latency", "unit": "ms",
            "direction": "lower_is_better", "target": "200", "measurement_period": "monthly",
            "effective_from": "2024-01-01"}
-WALK_PENALTY_RULE = {
-    "kind": "penalty", "rule_id": "availability-credit", "metric_id": "availability",
-    "tiers": [{"threshold": "99.9", "percent": "5"}, {"threshold": "99.5", "percent": "10"}],
-    "period_cap": {"percent_of_fee": "10"}, "year_cap": {"amount": {"amount": "50000",
-                                                                     "currency": "EUR"}},
-    "earn_back_periods": 1, "missing_data": "breach", "effective_from": "2024-01-01",
-}
-WALK_INCENTIVE_RULE = {
-    "kind": "incentive", "rule_id": "availability-bonus", "metric_id": "availability",
-    "tiers": [{"threshold": "99.99", "percent": "2"}], "consecutive_periods": 2,
-    "effective_from": "2024-01-01",
-}
+# The shared rules, in force from the walk's 2024 term, with a period to earn a credit back
+# and two in a row to earn the bonus; the recorded fixture holds these values.
+WALK_PENALTY_RULE = {**PENALTY_RULE, "year_cap": {"amount": {"amount": "50000", "currency": "EUR"}},
+                     "earn_back_periods": 1, "effective_from": "2024-01-01"}
+WALK_INCENTIVE_RULE = {**INCENTIVE_RULE, "consecutive_periods": 2,
+                       "effective_from": "2024-01-01"}
 EVALUATED_ON = date(2025, 8, 1)
 """The day `ledger evaluate` runs in the walk: the backups finding and the health check
 are overdue by then."""
@@ -173,6 +168,9 @@ def walk_every_event(api: Api, admin: Api, *, vendor_id: str = "acme",
                                                        "reason": "worth it"}),
         ("improvement-proposals/proposal-1/implementation", {
             "realised_benefit": "fewer tickets", "realised_saving": None}),
+        ("improvement-proposals", {"proposal_id": "proposal-2", "title": "Chatbot",
+                                   "expected_benefit": "faster answers"}),
+        ("improvement-proposals/proposal-2/withdrawal", {"reason": "the portal suffices"}),
         ("exit-triggers", {"trigger_id": "manual-1", "kind": "manual",
                            "reason": "loss of trust"}),  # fires at once
         ("exit-triggers/manual-1/dismissal", {"reason": "talked it through"}),

@@ -5,13 +5,10 @@ from __future__ import annotations
 import itertools
 from datetime import date
 from decimal import Decimal
-from typing import Any
-from uuid import uuid4
 
 import pytest
 
 from domain.chain import GENESIS_HASH
-from domain.contract import Contract
 from domain.exceptions import (
     ActivationRequirementsMissing,
     ContractAlreadyActive,
@@ -30,70 +27,15 @@ from domain.exceptions import (
 )
 from domain.money import Money
 from domain.values import (
-    DeliveryLocation,
-    Direction,
     ExitPlan,
     ExitStep,
-    MeasurementPeriod,
     PointOfContact,
-    Provenance,
     RenewalOption,
-    ServiceScope,
-    SlaMetric,
     SlaTargetChange,
-    SourcingModel,
     Term,
     TermChanges,
-    Vendor,
 )
-
-BY = Provenance(actor_id="key-1", actor_role="procurement", correlation_id="req-1")
-
-
-def eur(amount: str) -> Money:
-    return Money(Decimal(amount), "EUR")
-
-
-def draft(**overrides: Any) -> Contract:
-    fields: dict[str, Any] = {
-        "contract_id": uuid4(),
-        "title": "Managed network services",
-        "vendor": Vendor("acme", "Acme Networks"),
-        "service_scope": ServiceScope.NETWORK,
-        "sourcing_model": SourcingModel.MANAGED_SERVICE,
-        "delivery_location": DeliveryLocation.NEARSHORE,
-        "value": eur("1200000.00"),
-        "term": Term(date(2026, 1, 1), date(2028, 12, 31), 90, RenewalOption.OPTIONAL),
-        "objectives": ("Cut run cost by 15%",),
-        "provenance": BY,
-    }
-    fields.update(overrides)
-    return Contract.draft(**fields)
-
-
-def metric(metric_id: str = "availability", effective_from: date = date(2026, 1, 1)) -> SlaMetric:
-    return SlaMetric(metric_id, "Availability", "percent", Direction.HIGHER_IS_BETTER,
-                     Decimal("99.9"), MeasurementPeriod.MONTHLY, effective_from)
-
-
-EXIT_PLAN = ExitPlan(
-    steps=(ExitStep("handover", "Hand over runbooks", mandatory=True),),
-    budget=eur("50000.00"), transition_period_days=90, data_return="Configs as JSON",
-)
-
-
-def ready() -> Contract:
-    contract = draft()
-    contract.designate_point_of_contact(PointOfContact("Ana", "ana@acme.example"), BY)
-    contract.define_sla_metric(metric(), BY)
-    contract.define_exit_plan(EXIT_PLAN, BY)
-    return contract
-
-
-def active() -> Contract:
-    contract = ready()
-    contract.activate(date(2026, 1, 1), BY)
-    return contract
+from tests.support.domain import BY, EXIT_PLAN, active, draft, eur, metric, ready
 
 
 class TestDrafting:

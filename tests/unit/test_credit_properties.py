@@ -16,8 +16,7 @@ from domain.money import Money
 from domain.periods import Period
 from domain.statement import credit_statement
 from domain.values import MeasurementPeriod, RenewalOption, Term, TermChanges
-from tests.unit.test_contract import BY
-from tests.unit.test_performance import FULL_TIER, TODAY, contract_with, live, penalty_rule
+from tests.support.domain import BY, FULL_TIER, TODAY, contract_with, live, penalty_rule
 
 MONTHS = [f"2026-{m:02d}" for m in range(1, 13)] + [f"2027-{m:02d}" for m in range(1, 13)]
 values = st.decimals(min_value=Decimal("95"), max_value=Decimal("100"), places=2)

@@ -20,10 +20,9 @@ from domain.values import (
     SlaTargetChange,
     TermChanges,
 )
-from tests.unit.test_contract import BY, active, eur, metric, ready
-from tests.unit.test_performance import TIERS, penalty_rule
+from tests.support.domain import BY, TIERS, active, eur, metric, penalty_rule, ready
 
-# The contract of tests.unit.test_contract: term 2026-01-01 to 2028-12-31, 90 days'
+# The contract of tests.support.domain: term 2026-01-01 to 2028-12-31, 90 days'
 # notice, 1,200,000.00 EUR, SLA metric "availability" (target 99.9 from 2026-01-01).
 TODAY = date(2026, 6, 1)  # before the notice deadline (2028-10-02)
 

@@ -37,7 +37,7 @@ from domain.governance import (
     Severity,
     add_months,
 )
-from tests.unit.test_contract import BY, EXIT_PLAN, active, eur, ready
+from tests.support.domain import BY, EXIT_PLAN, active, eur, ready
 
 
 def finding(finding_id: str = "f1", severity: Severity = Severity.HIGH,

@@ -12,10 +12,8 @@ from domain.contract import Contract
 from domain.credits import (
     Cap,
     ExitTrigger,
-    IncentiveRule,
     MetricValue,
     MissingData,
-    PenaltyRule,
     Tier,
     TriggerKind,
 )
@@ -36,42 +34,21 @@ from domain.exceptions import (
 from domain.money import Money
 from domain.values import (
     MeasurementPeriod,
-    PointOfContact,
     RenewalOption,
     SlaTargetChange,
     Term,
     TermChanges,
 )
-from tests.unit.test_contract import BY, EXIT_PLAN, active, draft, eur, metric, ready
-
-TODAY = date(2027, 6, 1)
-
-# Availability: below 99.9 -> 5% of the period fee, below 99.5 -> 10%.
-TIERS = (Tier(Decimal("99.9"), Decimal("5")), Tier(Decimal("99.5"), Decimal("10")))
-
-
-def penalty_rule(**overrides: Any) -> PenaltyRule:
-    fields: dict[str, Any] = {
-        "rule_id": "availability-credit", "metric_id": "availability", "tiers": TIERS,
-        "period_cap": None, "year_cap": None, "earn_back_periods": 0,
-        "missing_data": MissingData.BREACH, "effective_from": date(2026, 1, 1)}
-    fields.update(overrides)
-    return PenaltyRule(**fields)
-
-
-def contract_with(rule: PenaltyRule | None = None, **incentive: Any) -> Contract:
-    # 1,096,000.00 EUR over the 1,096 days of 2026-2028: 1,000.00 a day, 31,000.00 in January.
-    contract = active()
-    contract.amend_terms(_value(Decimal("1096000.00")), "round fee", date(2026, 1, 1), BY)
-    contract.define_penalty_rule(rule or penalty_rule(), BY)
-    if incentive:
-        contract.define_incentive_rule(IncentiveRule(**{
-            "rule_id": "availability-bonus", "metric_id": "availability",
-            "tiers": (Tier(Decimal("99.99"), Decimal("2")),), "consecutive_periods": 1,
-            "period_cap": None, "year_cap": None, "effective_from": date(2026, 1, 1),
-            **incentive}), BY)
-    contract.collect_events()
-    return contract
+from tests.support.domain import (
+    BY,
+    FULL_TIER,
+    TODAY,
+    contract_with,
+    eur,
+    live,
+    penalty_rule,
+    ready,
+)
 
 
 def _value(amount: Decimal) -> TermChanges:
@@ -428,19 +405,6 @@ class TestExitTriggersInAnyOrder:
         assert "too-costly" not in contract.trigger_firings
 
 
-def live(term: Term, value: str, activated_on: date | None = None,
-         rule: PenaltyRule | None = None) -> Contract:
-    """An active contract over term, its metric and rule in force from the term start."""
-    contract = draft(term=term, value=eur(value))
-    contract.designate_point_of_contact(PointOfContact("Ana", "ana@acme.example"), BY)
-    contract.define_sla_metric(metric(effective_from=term.start), BY)
-    contract.define_exit_plan(EXIT_PLAN, BY)
-    contract.define_penalty_rule(rule or penalty_rule(effective_from=term.start), BY)
-    contract.activate(activated_on or term.start, BY)
-    contract.collect_events()
-    return contract
-
-
 def fees(contract: Contract, period: str) -> dict[str, Any]:
     (penalty,) = [p for p in contract.penalties.values() if p["period"] == period]
     return {k: Decimal(v) if k.endswith("_fee") else v
@@ -450,7 +414,6 @@ def fees(contract: Contract, period: str) -> dict[str, Any]:
 
 # 319 days at 1,000.00 a day: the term ends on 15 November.
 ENDS_MID_NOVEMBER = Term(date(2026, 1, 1), date(2026, 11, 15), 30, RenewalOption.NONE)
-FULL_TIER = (Tier(Decimal("99.9"), Decimal("100")),)  # a breach credits the whole fee
 
 
 class TestFeesFollowTheTerm:

@@ -1,0 +1,1 @@
+"""Request schemas, one module per blueprint; shared fields and bases in common."""
