@@ -25,6 +25,8 @@ HASH_FIELD = "event_hash"
 
 def plain_value(value: Any) -> Any:
     """Return value as JSON-ready data (Decimal and dates as strings, enums by value)."""
+    if isinstance(value, Enum):  # first: a StrEnum is a str, and stays its plain value
+        return value.value
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
@@ -33,8 +35,6 @@ def plain_value(value: Any) -> Any:
         return str(value)
     if isinstance(value, (datetime, date)):
         return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: plain_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, (list, tuple)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from domain.exceptions import InvalidValue
@@ -28,6 +28,35 @@ class MissingData(Enum):
 
     BREACH = "breach"  # assessed at the worst tier
     IGNORE = "ignore"  # no assessment
+
+
+class CreditStatus(StrEnum):
+    """Where an assessed penalty (credit) or earned incentive (bonus) stands.
+
+    A str subclass: state and snapshots store the plain value, and a value loaded from
+    an older snapshot (a bare str) compares equal to its member.
+    """
+
+    ASSESSED = "assessed"  # a penalty, owed as assessed
+    EARNED = "earned"  # an incentive, owed as earned
+    EARNED_BACK = "earned_back"
+    REVERSED = "reversed"  # a corrected report withdrew it
+    WAIVED = "waived"
+
+
+class DisputeStatus(StrEnum):
+    """Where a vendor's dispute of a penalty stands: open, or how it ended."""
+
+    OPEN = "open"
+    UPHELD = "upheld"
+    OVERTURNED = "overturned"
+    ADJUSTED = "adjusted"
+    WITHDRAWN_BY_WAIVER = "withdrawn_by_waiver"
+
+
+DISPUTE_OUTCOMES: tuple[DisputeStatus, ...] = (
+    DisputeStatus.UPHELD, DisputeStatus.OVERTURNED, DisputeStatus.ADJUSTED)
+"""The outcomes a dispute can be resolved with."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from domain.chain import plain_value
 from domain.contract import Contract
-from domain.credits import round_money
+from domain.credits import CreditStatus, DisputeStatus, round_money
 
 COLUMNS = ("credits_owed_by_vendor", "incentives_owed_to_vendor")
 
@@ -52,7 +52,7 @@ def contract_year_number(index: int) -> int:
     return index + 1
 
 
-RESOLVED_STATUSES = ("adjusted", "overturned")
+RESOLVED_STATUSES = (DisputeStatus.ADJUSTED, DisputeStatus.OVERTURNED)
 """Dispute outcomes that change what a penalty owes, and so its status."""
 
 
@@ -63,6 +63,7 @@ def _credit_view(item: dict[str, Any]) -> dict[str, Any]:
     # A dispute decided with another amount leaves the penalty owing that amount: its
     # status says so (an upheld one stays `assessed`; later earn-backs or reversals win).
     dispute = item.get("dispute")
-    if item["status"] == "assessed" and dispute and dispute["status"] in RESOLVED_STATUSES:
+    if item["status"] == CreditStatus.ASSESSED and dispute \
+            and dispute["status"] in RESOLVED_STATUSES:
         view["status"] = dispute["status"]
     return view

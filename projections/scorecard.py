@@ -8,6 +8,7 @@ from functools import singledispatchmethod
 from typing import Any
 
 from domain.contract import Contract
+from domain.credits import CreditStatus, DisputeStatus
 from domain.money import money_data
 from domain.periods import period_of_label
 from projections.base import LedgerProjection, Rows, Session, Table, View
@@ -124,12 +125,12 @@ def _credit_totals(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         bucket = totals.setdefault(row["currency"], {})
         owed, amount = Decimal(row["owed"]), Decimal(row["amount"])
         if row["kind"] == "penalty":
-            if row["status"] != "reversed":  # a corrected report withdrew the assessment
+            if row["status"] != CreditStatus.REVERSED:  # a corrected report withdrew the assessment
                 bucket["penalties_assessed"] = bucket.get("penalties_assessed", zero) + amount
             bucket["credits_owed_by_vendor"] = bucket.get("credits_owed_by_vendor", zero) + owed
-            if row["status"] == "waived":
+            if row["status"] == CreditStatus.WAIVED:
                 bucket["waived"] = bucket.get("waived", zero) + amount
-            if row["dispute"] == "open":
+            if row["dispute"] == DisputeStatus.OPEN:
                 bucket["in_dispute"] = bucket.get("in_dispute", zero) + owed
         else:
             bucket["incentives_owed_to_vendor"] = (bucket.get("incentives_owed_to_vendor", zero)
@@ -217,11 +218,11 @@ class ScorecardProjection(LedgerProjection[ScorecardView]):
 
     @fold.register
     def _(self, event: Contract.PenaltyAssessed, rows: Mapping[str, Rows]) -> None:
-        self._credit(event, rows, event.penalty_id, "penalty", "assessed")
+        self._credit(event, rows, event.penalty_id, "penalty", CreditStatus.ASSESSED.value)
 
     @fold.register
     def _(self, event: Contract.IncentiveEarned, rows: Mapping[str, Rows]) -> None:
-        self._credit(event, rows, event.incentive_id, "incentive", "earned")
+        self._credit(event, rows, event.incentive_id, "incentive", CreditStatus.EARNED.value)
 
     def _credit(self, event: Any, rows: Mapping[str, Rows], credit_id: str, kind: str,
                 status: str) -> None:
@@ -234,28 +235,29 @@ class ScorecardProjection(LedgerProjection[ScorecardView]):
     @fold.register
     def _(self, event: Contract.PenaltyEarnedBack, rows: Mapping[str, Rows]) -> None:
         rows["credits"].update(str(event.originator_id), event.penalty_id,
-                               status="earned_back", owed="0")
+                               status=CreditStatus.EARNED_BACK.value, owed="0")
 
     @fold.register
     def _(self, event: Contract.PenaltyReversed, rows: Mapping[str, Rows]) -> None:
         rows["credits"].update(str(event.originator_id), event.penalty_id,
-                               status="reversed", owed="0")
+                               status=CreditStatus.REVERSED.value, owed="0")
 
     @fold.register
     def _(self, event: Contract.IncentiveReversed, rows: Mapping[str, Rows]) -> None:
         rows["credits"].update(str(event.originator_id), event.incentive_id,
-                               status="reversed", owed="0")
+                               status=CreditStatus.REVERSED.value, owed="0")
 
     @fold.register
     def _(self, event: Contract.PenaltyWaived, rows: Mapping[str, Rows]) -> None:
         credit = rows["credits"].get(str(event.originator_id), event.penalty_id)
-        dispute = credit and credit["dispute"] and "withdrawn_by_waiver"
+        dispute = credit and credit["dispute"] and DisputeStatus.WITHDRAWN_BY_WAIVER.value
         rows["credits"].update(str(event.originator_id), event.penalty_id,
-                               status="waived", owed="0", dispute=dispute or None)
+                               status=CreditStatus.WAIVED.value, owed="0", dispute=dispute or None)
 
     @fold.register
     def _(self, event: Contract.PenaltyDisputed, rows: Mapping[str, Rows]) -> None:
-        rows["credits"].update(str(event.originator_id), event.penalty_id, dispute="open")
+        rows["credits"].update(str(event.originator_id), event.penalty_id,
+                               dispute=DisputeStatus.OPEN.value)
 
     @fold.register
     def _(self, event: Contract.DisputeResolved, rows: Mapping[str, Rows]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from eventsourcing.domain import event
 
 from domain.contract.base import ContractEvent, ContractState, _key
+from domain.credits import CreditStatus, DisputeStatus
 from domain.exceptions import (
     DisputeWindowClosed,
     IllegalCreditTransition,
@@ -30,7 +31,7 @@ class Credits(ContractState):
     def _grant_earn_backs(self, metric_id: str, provenance: Provenance) -> None:
         kind = self.sla_metrics[metric_id].measurement_period
         for penalty in list(self.penalties.values()):
-            if penalty["metric_id"] != metric_id or penalty["status"] != "assessed" \
+            if penalty["metric_id"] != metric_id or penalty["status"] != CreditStatus.ASSESSED \
                     or penalty["owed"].amount == 0:
                 continue
             rule = self.penalty_rules[penalty["rule_id"]]
@@ -60,7 +61,7 @@ class Credits(ContractState):
     def _penalty_earned_back(self, penalty_id: str, periods_met: tuple[str, ...],
                              provenance: Provenance) -> None:
         penalty = self.penalties[penalty_id]
-        penalty["status"] = "earned_back"
+        penalty["status"] = CreditStatus.EARNED_BACK
         penalty["owed"] = Money(Decimal(0), penalty["amount"].currency)
 
     class PenaltyReversed(ContractEvent):
@@ -75,26 +76,26 @@ class Credits(ContractState):
                               provenance: Provenance) -> None:
         for penalty in list(self.penalties.values()):
             if (penalty["metric_id"], penalty["period"]) == (metric_id, period) \
-                    and penalty["status"] != "reversed":
+                    and penalty["status"] != CreditStatus.REVERSED:
                 self._penalty_reversed(penalty_id=penalty["penalty_id"], reason=reason,
                                        provenance=provenance)
         for incentive in list(self.incentives.values()):
             if (incentive["metric_id"], incentive["period"]) == (metric_id, period) \
-                    and incentive["status"] != "reversed":
+                    and incentive["status"] != CreditStatus.REVERSED:
                 self._incentive_reversed(incentive_id=incentive["incentive_id"], reason=reason,
                                          provenance=provenance)
 
     @event(PenaltyReversed)
     def _penalty_reversed(self, penalty_id: str, reason: str, provenance: Provenance) -> None:
         penalty = self.penalties[penalty_id]
-        penalty["status"] = "reversed"
+        penalty["status"] = CreditStatus.REVERSED
         penalty["owed"] = Money(Decimal(0), penalty["amount"].currency)
 
     @event(IncentiveReversed)
     def _incentive_reversed(self, incentive_id: str, reason: str,
                             provenance: Provenance) -> None:
         incentive = self.incentives[incentive_id]
-        incentive["status"] = "reversed"
+        incentive["status"] = CreditStatus.REVERSED
         incentive["owed"] = Money(Decimal(0), incentive["amount"].currency)
 
     def _penalty(self, penalty_id: str) -> dict[str, Any]:
@@ -113,9 +114,9 @@ class Credits(ContractState):
         """Forgive an assessed penalty (procurement's decision, with approver)."""
         self._check_not_terminated()
         penalty = self._penalty(penalty_id)
-        if penalty["status"] != "assessed":
+        if penalty["status"] != CreditStatus.ASSESSED:
             raise IllegalCreditTransition(f"a {penalty['status']} penalty cannot be waived")
-        if penalty["dispute"] is not None and penalty["dispute"]["status"] != "open":
+        if penalty["dispute"] is not None and penalty["dispute"]["status"] != DisputeStatus.OPEN:
             raise IllegalCreditTransition("a penalty whose dispute was resolved cannot be waived")
         check_text(reason, "reason")
         check_text(approver, "approver", 200)
@@ -126,10 +127,10 @@ class Credits(ContractState):
     def _penalty_waived(self, penalty_id: str, reason: str, approver: str,
                         provenance: Provenance) -> None:
         penalty = self.penalties[penalty_id]
-        penalty["status"] = "waived"
+        penalty["status"] = CreditStatus.WAIVED
         penalty["owed"] = Money(Decimal(0), penalty["amount"].currency)
         if penalty["dispute"] is not None:
-            penalty["dispute"] = {**penalty["dispute"], "status": "withdrawn_by_waiver"}
+            penalty["dispute"] = {**penalty["dispute"], "status": DisputeStatus.WITHDRAWN_BY_WAIVER}
 
     class PenaltyDisputed(ContractEvent):
         penalty_id: str
@@ -141,7 +142,7 @@ class Credits(ContractState):
         """The vendor disputes an assessed penalty within the dispute window."""
         self._check_not_terminated()
         penalty = self._penalty(penalty_id)
-        if penalty["status"] != "assessed":
+        if penalty["status"] != CreditStatus.ASSESSED:
             raise IllegalCreditTransition(f"a {penalty['status']} penalty cannot be disputed")
         if penalty["dispute"] is not None:
             raise IllegalCreditTransition("this penalty was disputed already")
@@ -156,7 +157,7 @@ class Credits(ContractState):
     @event(PenaltyDisputed)
     def _penalty_disputed(self, penalty_id: str, reason: str, evidence: str | None,
                           provenance: Provenance) -> None:
-        self.penalties[penalty_id]["dispute"] = {"status": "open", "reason": reason,
+        self.penalties[penalty_id]["dispute"] = {"status": DisputeStatus.OPEN, "reason": reason,
                                                   "evidence": evidence}
 
     class DisputeResolved(ContractEvent):
@@ -170,15 +171,15 @@ class Credits(ContractState):
         """Decide a dispute: upheld (owed as assessed), overturned (nothing), or adjusted."""
         self._check_not_terminated()
         penalty = self._penalty(penalty_id)
-        if penalty["dispute"] is None or penalty["dispute"]["status"] != "open":
+        if penalty["dispute"] is None or penalty["dispute"]["status"] != DisputeStatus.OPEN:
             raise IllegalCreditTransition("only an open dispute can be resolved")
         check_text(reason, "reason")
         original: Money = penalty["amount"]
-        if outcome == "upheld":
+        if outcome == DisputeStatus.UPHELD:
             amount = original
-        elif outcome == "overturned":
+        elif outcome == DisputeStatus.OVERTURNED:
             amount = Money(Decimal(0), original.currency)
-        elif outcome == "adjusted":
+        elif outcome == DisputeStatus.ADJUSTED:
             if adjusted_amount is None or adjusted_amount.currency != original.currency:
                 raise InvalidValue(f"an adjusted outcome needs an amount in {original.currency}",
                                    "/amount" if adjusted_amount is None else "/amount/currency")
@@ -195,5 +196,6 @@ class Credits(ContractState):
     def _dispute_resolved(self, penalty_id: str, outcome: str, amount: Money, reason: str,
                           provenance: Provenance) -> None:
         penalty = self.penalties[penalty_id]
-        penalty["dispute"] = {**penalty["dispute"], "status": outcome, "resolution": reason}
+        penalty["dispute"] = {**penalty["dispute"], "status": DisputeStatus(outcome),
+                              "resolution": reason}
         penalty["owed"] = amount

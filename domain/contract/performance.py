@@ -12,7 +12,15 @@ from eventsourcing.domain import event
 from domain.chain import plain_value
 from domain.contract.base import ContractEvent, ContractState, _anniversary, _key
 from domain.contract.fees import charge, daily_rates, days_in_term
-from domain.credits import Fees, MetricValue, MissingData, assess_incentive, assess_penalty, is_met
+from domain.credits import (
+    CreditStatus,
+    Fees,
+    MetricValue,
+    MissingData,
+    assess_incentive,
+    assess_penalty,
+    is_met,
+)
 from domain.exceptions import (
     EffectiveDateOutOfTerm,
     InvalidValue,
@@ -261,7 +269,7 @@ class Performance(ContractState):
         fees, year = self._fees(period)
         for incentive_rule in self._rules_in_force(self.incentive_rules, metric_id, first):
             if any(i["rule_id"] == incentive_rule.rule_id and i["period"] == period.label
-                   and i["status"] != "reversed" for i in self.incentives.values()):
+                   and i["status"] != CreditStatus.REVERSED for i in self.incentives.values()):
                 continue
             values = self._recent_values(metric_id, period, incentive_rule.consecutive_periods)
             earned = assess_incentive(incentive_rule, direction, values, fees,
@@ -296,7 +304,8 @@ class Performance(ContractState):
         self.penalties[penalty_id] = {
             "penalty_id": penalty_id, "rule_id": rule_id, "metric_id": metric_id,
             "period": period, "contract_year": contract_year, "amount": amount,
-            "owed": amount, "status": "assessed", "dispute": None, "assessed_on": assessed_on,
+            "owed": amount, "status": CreditStatus.ASSESSED, "dispute": None,
+            "assessed_on": assessed_on,
             "calculation": calculation, "version": self.version + 1}
 
     @event(IncentiveEarned)
@@ -306,7 +315,7 @@ class Performance(ContractState):
         self.incentives[incentive_id] = {
             "incentive_id": incentive_id, "rule_id": rule_id, "metric_id": metric_id,
             "period": period, "contract_year": contract_year, "amount": amount,
-            "owed": amount, "status": "earned", "calculation": calculation,
+            "owed": amount, "status": CreditStatus.EARNED, "calculation": calculation,
             "version": self.version + 1}
 
     def _credited(self, year: int) -> Decimal:

@@ -8,7 +8,9 @@ from typing import Any
 from marshmallow import ValidationError, fields, post_load, validate
 
 from domain.credits import (
+    DISPUTE_OUTCOMES,
     Cap,
+    DisputeStatus,
     ExitTrigger,
     IncentiveRule,
     MetricValue,
@@ -145,13 +147,13 @@ class DisputeSchema(StrictSchema):
 
 class DisputeResolutionSchema(StrictSchema):
     outcome = fields.String(required=True,
-                            validate=validate.OneOf(["upheld", "overturned", "adjusted"]))
+                            validate=validate.OneOf([o.value for o in DISPUTE_OUTCOMES]))
     amount = fields.Nested(MoneySchema, load_default=None)
     reason = fields.String(required=True, validate=TEXT)
 
     @post_load
     def make(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        if (data["outcome"] == "adjusted") != (data["amount"] is not None):
+        if (data["outcome"] == DisputeStatus.ADJUSTED) != (data["amount"] is not None):
             raise ValidationError("an amount is given with, and only with, outcome 'adjusted'",
                                   "amount")
         return data
