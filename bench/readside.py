@@ -275,7 +275,7 @@ class TrackingSampler(threading.Thread):
         self.ready = threading.Event()
 
     def _query(self) -> Any:
-        from projections.base import TRACKING_TABLE, VIEWS_TABLE
+        from projections.session import TRACKING_TABLE, VIEWS_TABLE
 
         if self.url.startswith("sqlite"):
             path = self.url.split("sqlite:///", 1)[1]

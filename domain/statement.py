@@ -12,11 +12,12 @@ from domain.credits import CreditStatus, DisputeStatus, round_money
 COLUMNS = ("credits_owed_by_vendor", "incentives_owed_to_vendor")
 
 
-def credit_statement(contract: Contract) -> dict[str, Any]:
-    """Every penalty and incentive, and totals owed each way per period, year and overall."""
+def credit_statement(contract: Contract, *, calculations: bool = True) -> dict[str, Any]:
+    """Every penalty and incentive (with how each amount was worked out, unless not
+    calculations), and totals owed each way per period, year and overall."""
     return {
-        "penalties": [_credit_view(p) for p in contract.penalties.values()],
-        "incentives": [_credit_view(i) for i in contract.incentives.values()],
+        "penalties": [_credit_view(p, calculations) for p in contract.penalties.values()],
+        "incentives": [_credit_view(i, calculations) for i in contract.incentives.values()],
         "totals": credit_totals(contract),
     }
 
@@ -56,8 +57,8 @@ RESOLVED_STATUSES = (DisputeStatus.ADJUSTED, DisputeStatus.OVERTURNED)
 """Dispute outcomes that change what a penalty owes, and so its status."""
 
 
-def _credit_view(item: dict[str, Any]) -> dict[str, Any]:
-    view = {k: plain_value(v) for k, v in item.items()}
+def _credit_view(item: dict[str, Any], calculations: bool) -> dict[str, Any]:
+    view = {k: plain_value(v) for k, v in item.items() if calculations or k != "calculation"}
     view["assessed_in_version"] = view.pop("version")
     view["contract_year"] = contract_year_number(item["contract_year"])
     # A dispute decided with another amount leaves the penalty owing that amount: its

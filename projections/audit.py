@@ -12,15 +12,8 @@ from typing import Any
 
 from domain.contract import Contract
 from domain.history import effective_date_of, reason_of
-from projections.base import (
-    LedgerProjection,
-    Rows,
-    Session,
-    Table,
-    View,
-    conditions,
-    instant,
-)
+from projections.base import LedgerProjection, View, conditions, instant
+from projections.session import Rows, Session, Table
 
 TABLES = {
     "entries": Table(("position BIGINT NOT NULL", "contract_id TEXT NOT NULL",

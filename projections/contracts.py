@@ -15,15 +15,8 @@ from eventsourcing.utils import get_topic
 from domain.contract import Contract
 from domain.money import money_data
 from domain.values import ContractStatus, Term
-from projections.base import (
-    LedgerProjection,
-    Rows,
-    Session,
-    Table,
-    View,
-    conditions,
-    instant,
-)
+from projections.base import LedgerProjection, View, conditions, instant
+from projections.session import Rows, Session, Table
 
 CONTRACTS = Table(
     columns=(

@@ -11,7 +11,8 @@ from domain.contract import Contract
 from domain.credits import CreditStatus, DisputeStatus
 from domain.money import money_data
 from domain.periods import period_of_label
-from projections.base import LedgerProjection, Rows, Session, Table, View
+from projections.base import LedgerProjection, View
+from projections.session import Rows, Session, Table
 
 TABLES = {
     "contracts": Table(("contract_id TEXT NOT NULL", "vendor_id TEXT NOT NULL",

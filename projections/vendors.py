@@ -15,8 +15,8 @@ from typing import Any
 
 from domain.money import money_data
 from domain.values import ContractStatus
-from projections.base import Session
 from projections.contracts import ContractsView
+from projections.session import Session
 
 SHARE = Decimal("0.0001")
 

@@ -9,7 +9,7 @@ from typing import Any
 from domain.chain import HASH_FIELD, plain_value
 from domain.contract import Contract
 from domain.money import with_minor_units
-from domain.statement import contract_year_number, credit_statement, credit_totals
+from domain.statement import contract_year_number, credit_statement
 from domain.values import Provenance, RenewalOption
 
 META_FIELDS = ("originator_id", "originator_version", "timestamp", "provenance",
@@ -39,6 +39,7 @@ def present(contract: Contract, as_of: date, effective_on: date | None = None) -
     exit_plan = None
     if contract.exit_plan is not None:
         exit_plan = {**plain_value(contract.exit_plan), "revision": contract.exit_plan_revision}
+    credits = credit_statement(contract, calculations=False)  # built once for both uses
     representation: dict[str, Any] = {
         "id": str(contract.id),
         "version": contract.version,
@@ -64,11 +65,13 @@ def present(contract: Contract, as_of: date, effective_on: date | None = None) -
         "exit_plan_overrides": plain_value(contract.exit_overrides),
         "rules": rules,
         "exit_triggers": triggers,
-        "credit_totals": credit_totals(contract)["overall"],
+        "credit_totals": credits["totals"]["overall"],
         # What performance records and the credits it decides, so that the audit's diff of
         # this representation shows every change an event makes (their calculations are
         # in the credit statement).
         **_performance(contract),
+        "penalties": credits["penalties"],
+        "incentives": credits["incentives"],
         "notice_deadline": plain_value(contract.notice_deadline()),
         "renews_automatically": contract.term.renewal is RenewalOption.AUTOMATIC,
         "governance": plain_value(contract.governance_status(as_of)),
@@ -111,16 +114,11 @@ def _performance(contract: Contract) -> dict[str, Any]:
                     "missing": e["missing"], "value": plain_value(e["value"]),
                     "target": plain_value(e["target"]), "evaluated_in_version": e["version"]}
                    for e in contract.evaluations.values()]
-    statement = credit_statement(contract)
     return {
         "performance_reports": reports,
         "sla_evaluations": evaluations,
         "closed_periods": [{"period": period, "measurement_period": kind}
                            for period, kind in contract.closed_periods.items()],
-        "penalties": [{k: v for k, v in p.items() if k != "calculation"}
-                      for p in statement["penalties"]],
-        "incentives": [{k: v for k, v in i.items() if k != "calculation"}
-                       for i in statement["incentives"]],
     }
 
 

@@ -26,18 +26,11 @@ from eventsourcing.persistence import Notification, Tracking
 from psycopg.sql import SQL, Identifier
 
 from projections.audit import AuditProjection, AuditView
-from projections.base import (
-    TRACKING_TABLE,
-    VIEWS_TABLE,
-    Database,
-    LedgerProjection,
-    PositionMoved,
-    PostgresDatabase,
-    SQLiteDatabase,
-    View,
-)
+from projections.base import LedgerProjection, View
 from projections.contracts import ContractsProjection, ContractsView
+from projections.database import Database, PostgresDatabase, SQLiteDatabase
 from projections.scorecard import ScorecardProjection, ScorecardView
+from projections.session import TRACKING_TABLE, VIEWS_TABLE, PositionMoved
 from service.application import ContractLedger
 from service.storage import LedgerPostgresRecorder
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, request
 
-from projections.base import Session, View, ViewNotReady
+from projections.base import View, ViewNotReady
+from projections.session import Session
 from service.http.plumbing import POSITION_HEADER, ledger, unstorable_text
 from service.http.problems import Problem
 

@@ -17,9 +17,10 @@ from flask import Blueprint, Response, jsonify, url_for
 from domain.exceptions import ContractNotFound
 from domain.values import is_slug
 from projections.audit import AuditFilter, AuditView
-from projections.base import Session, instant
+from projections.base import instant
 from projections.contracts import ContractFilter, ContractsView, present_row
 from projections.scorecard import ScorecardView
+from projections.session import Session
 from projections.vendors import portfolio, portfolio_rows
 from service.auth import READ_CONTRACTS, READ_EVENTS
 from service.history import changes

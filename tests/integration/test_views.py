@@ -45,9 +45,11 @@ from domain.values import (
     Vendor,
 )
 from projections.audit import AuditFilter, AuditView
-from projections.base import PositionMoved, PostgresDatabase, Session, View, instant
+from projections.base import View, instant
 from projections.contracts import SORTS, ContractFilter, ContractsView, present_row
+from projections.database import PostgresDatabase
 from projections.scorecard import ScorecardView
+from projections.session import PositionMoved, Session
 from projections.vendors import portfolio, portfolio_rows
 from service.app import build_ledger
 from service.application import SNAPSHOT_INTERVAL, CommandContext, CommandResult, ContractLedger

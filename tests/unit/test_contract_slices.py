@@ -7,10 +7,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from datetime import date
-from decimal import Decimal
 from typing import Any
-from uuid import uuid4
 
 import pytest
 from eventsourcing.domain import Aggregate
@@ -19,24 +16,8 @@ from eventsourcing.utils import get_topic, resolve_topic
 import domain.contract
 from domain.contract import Contract
 from domain.contract.base import ContractEvent, ContractState
-from domain.money import Money
-from domain.values import (
-    DeliveryLocation,
-    Direction,
-    ExitPlan,
-    ExitStep,
-    MeasurementPeriod,
-    PointOfContact,
-    Provenance,
-    RenewalOption,
-    ServiceScope,
-    SlaMetric,
-    SourcingModel,
-    Term,
-    Vendor,
-)
-
-BY = Provenance(actor_id="key-1", actor_role="procurement", correlation_id="req-1")
+from domain.values import PointOfContact
+from tests.support.domain import active
 
 
 def slices() -> list[type[ContractState]]:
@@ -56,28 +37,6 @@ def events_of(piece: type) -> dict[str, type]:
             if isinstance(value, type) and issubclass(value, ContractEvent)}
 
 
-def active_contract() -> Contract:
-    eur = "EUR"
-    contract = Contract.draft(
-        contract_id=uuid4(), title="Managed network services",
-        vendor=Vendor("acme", "Acme Networks"), service_scope=ServiceScope.NETWORK,
-        sourcing_model=SourcingModel.MANAGED_SERVICE,
-        delivery_location=DeliveryLocation.NEARSHORE,
-        value=Money(Decimal("1200000.00"), eur),
-        term=Term(date(2026, 1, 1), date(2028, 12, 31), 90, RenewalOption.OPTIONAL),
-        objectives=("Cut run cost by 15%",), provenance=BY)
-    contract.designate_point_of_contact(PointOfContact("Ana", "ana@acme.example"), BY)
-    contract.define_sla_metric(SlaMetric(
-        "availability", "Availability", "percent", Direction.HIGHER_IS_BETTER,
-        Decimal("99.9"), MeasurementPeriod.MONTHLY, date(2026, 1, 1)), BY)
-    contract.define_exit_plan(ExitPlan(
-        steps=(ExitStep("handover", "Hand over runbooks", mandatory=True),),
-        budget=Money(Decimal("50000.00"), eur), transition_period_days=90,
-        data_return="Configs as JSON"), BY)
-    contract.activate(date(2026, 1, 1), BY)
-    return contract
-
-
 class TestOneAggregateOfSlices:
     def test_every_capability_slice_is_part_of_the_contract(self) -> None:
         found = slices()
@@ -93,7 +52,7 @@ class TestOneAggregateOfSlices:
                 assert resolve_topic(get_topic(used)) is used
 
     def test_replaying_the_stream_rebuilds_the_state_every_slice_recorded(self) -> None:
-        contract = active_contract()
+        contract = active()
         events = contract.collect_events()
         replayed: Any = None
         for recorded in events:

@@ -13,9 +13,10 @@ from eventsourcing.utils import get_topic
 
 from domain.contract import Contract
 from projections.audit import AuditProjection
-from projections.base import LedgerProjection, Rows
+from projections.base import LedgerProjection
 from projections.contracts import ContractsProjection
 from projections.scorecard import ScorecardProjection
+from projections.session import Rows
 
 CONTRACT_EVENTS = [member for member in vars(Contract).values()
                    if isinstance(member, type) and issubclass(member, Contract.Event)]
